@@ -1,0 +1,1 @@
+//! Throwaway test servers (see module docs).
