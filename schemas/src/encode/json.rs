@@ -1,0 +1,310 @@
+//! JSON encoding, laid out like Debezium's envelope.
+//!
+//! ```json
+//! {"before": null,
+//!  "after": {"id": 1, "price": "12.50", "tags": ["a"]},
+//!  "source": {"version": "0.1.0", "connector": "postgresql", "name": "app",
+//!             "ts_ms": 1700000000000, "ts_us": 1700000000000123, "snapshot": "false",
+//!             "schema": "public", "table": "items", "pos": "0/16B3748@0/16B3700",
+//!             "lsn": 23803648},
+//!  "op": "c", "ts_ms": 1700000000005,
+//!  "transaction": {"id": "771", "total_order": 1},
+//!  "rowlog": {"schema_version": 724420807, "key": ["id"],
+//!             "types": {"id": "int", "price": "decimal", "tags": "text[]"}}}
+//! ```
+//!
+//! Invariants: `decode(encode(e)) == e` for every valid event; a column the
+//! source did not send is left out of `before`/`after` (never a placeholder);
+//! `types` lists every column in schema order, so a decoder needs nothing but
+//! the message. `source.ts_ms`/`ts_us` are the commit time when the change has
+//! a transaction, otherwise the read time. Values by kind: bool, int, uint and
+//! finite floats are JSON numbers/booleans; non-finite floats, decimals, text,
+//! temporal kinds, uuid, json, enum and bits are strings (see
+//! `encode::text`); bytes are base64; sets and arrays are arrays.
+
+use serde_json::{Map, Number, Value as J, json};
+
+use crate::error::CodecError;
+use crate::event::{ChangeEvent, Op, Row, TxInfo};
+use crate::position::{Position, SourceKind};
+use crate::table::{TableId, TableSchema};
+use crate::value::{Value, ValueKind};
+
+use super::text;
+
+/// Encodes the record value of `event`, whose rows follow `schema`.
+pub fn encode(event: &ChangeEvent, schema: &TableSchema) -> Result<Vec<u8>, CodecError> {
+    event.validate(schema)?;
+    let place = |col: &str| format!("{}.{col} at {}", event.table, event.position);
+    let row_json = |row: &Option<Row>| -> Result<J, CodecError> {
+        let Some(row) = row else { return Ok(J::Null) };
+        let mut m = Map::new();
+        for (name, v) in row.iter() {
+            if !v.is_absent() {
+                m.insert(name.to_string(), value_to_json(v).map_err(|e| CodecError::new(place(name), e))?);
+            }
+        }
+        Ok(J::Object(m))
+    };
+    let kind = event.position.kind();
+    let (src_ms, src_us) = match &event.transaction {
+        Some(tx) => (tx.commit_time_us.div_euclid(1000), tx.commit_time_us),
+        None => (event.ts_ms, event.ts_ms.saturating_mul(1000)),
+    };
+    let mut source = Map::new();
+    source.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
+    source.insert("connector".into(), json!(kind.connector_name()));
+    source.insert("name".into(), json!(event.source));
+    source.insert("ts_ms".into(), json!(src_ms));
+    source.insert("ts_us".into(), json!(src_us));
+    source.insert("snapshot".into(), json!(if event.op == Op::Read { "true" } else { "false" }));
+    let ns_field = match kind {
+        SourceKind::Postgres => "schema",
+        SourceKind::Mysql => "db",
+    };
+    source.insert(ns_field.into(), json!(event.table.namespace));
+    source.insert("table".into(), json!(event.table.name));
+    source.insert("pos".into(), json!(event.position.to_string()));
+    match &event.position {
+        Position::Postgres(p) => {
+            source.insert("lsn".into(), json!(p.change_lsn.0));
+        }
+        Position::Mysql(p) => {
+            source.insert("file".into(), json!(p.binlog.file));
+            source.insert("row".into(), json!(p.row));
+            source.insert("gtid".into(), p.gtid.map_or(J::Null, |g| json!(g.to_string())));
+        }
+    }
+    let transaction = match &event.transaction {
+        Some(tx) => json!({"id": tx.id, "total_order": tx.ordinal}),
+        None => J::Null,
+    };
+    let mut types = Map::new();
+    for c in &schema.columns {
+        types.insert(c.name.clone(), json!(c.kind.to_string()));
+    }
+    let envelope = json!({
+        "before": row_json(&event.before)?,
+        "after": row_json(&event.after)?,
+        "source": source,
+        "op": event.op.code(),
+        "ts_ms": event.ts_ms,
+        "transaction": transaction,
+        "rowlog": {
+            "schema_version": event.schema_version,
+            "key": event.key_columns,
+            "types": types,
+        },
+    });
+    serde_json::to_vec(&envelope).map_err(|e| CodecError::new(event.table.to_string(), e.to_string()))
+}
+
+/// Decodes a record value written by [`encode`].
+pub fn decode(bytes: &[u8]) -> Result<ChangeEvent, CodecError> {
+    let doc: J = serde_json::from_slice(bytes)
+        .map_err(|e| CodecError::new("message", format!("not valid JSON: {e}")))?;
+    let field = |path: &str| -> Result<&J, CodecError> {
+        path.split('.')
+            .try_fold(&doc, |j, k| j.get(k))
+            .ok_or_else(|| CodecError::new(path, "missing; is this a rowlog JSON message?"))
+    };
+    let string = |path: &str| -> Result<String, CodecError> {
+        field(path)?
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| CodecError::new(path, "expected a string"))
+    };
+    let int = |path: &str| -> Result<i64, CodecError> {
+        field(path)?
+            .as_i64()
+            .ok_or_else(|| CodecError::new(path, "expected an integer"))
+    };
+    let kind: SourceKind = string("source.connector")?
+        .parse()
+        .map_err(|e| CodecError::new("source.connector", format!("{e}")))?;
+    let ns_field = match kind {
+        SourceKind::Postgres => "source.schema",
+        SourceKind::Mysql => "source.db",
+    };
+    let table = TableId::new(string(ns_field)?, string("source.table")?);
+    let position = Position::parse(kind, &string("source.pos")?)
+        .map_err(|e| CodecError::new(format!("{table} source.pos"), e.to_string()))?;
+    let op_code = string("op")?;
+    let op = Op::from_code(&op_code)
+        .ok_or_else(|| CodecError::new("op", format!("`{op_code}` is not one of c, u, d, t, r")))?;
+    let schema_version = u32::try_from(int("rowlog.schema_version")?)
+        .map_err(|_| CodecError::new("rowlog.schema_version", "out of range for a 32-bit version"))?;
+    let key_columns = field("rowlog.key")?
+        .as_array()
+        .and_then(|a| a.iter().map(|k| k.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
+        .ok_or_else(|| CodecError::new("rowlog.key", "expected an array of column names"))?;
+    let types = field("rowlog.types")?
+        .as_object()
+        .ok_or_else(|| CodecError::new("rowlog.types", "expected an object of column kinds"))?
+        .iter()
+        .map(|(name, k)| {
+            let kind = k
+                .as_str()
+                .ok_or_else(|| CodecError::new(format!("rowlog.types.{name}"), "expected a string"))?
+                .parse::<ValueKind>()
+                .map_err(|e| CodecError::new(format!("rowlog.types.{name}"), e.to_string()))?;
+            Ok((name.clone(), kind))
+        })
+        .collect::<Result<Vec<_>, CodecError>>()?;
+    let row = |label: &str| -> Result<Option<Row>, CodecError> {
+        match field(label)? {
+            J::Null => Ok(None),
+            J::Object(obj) => {
+                if let Some(extra) = obj.keys().find(|k| !types.iter().any(|(n, _)| n == *k)) {
+                    return Err(CodecError::new(
+                        format!("{table}.{extra} ({label})"),
+                        "column is not listed in rowlog.types",
+                    ));
+                }
+                types
+                    .iter()
+                    .map(|(name, kind)| {
+                        let v = match obj.get(name) {
+                            None => Value::Absent,
+                            Some(j) => json_to_value(kind, j).map_err(|e| {
+                                CodecError::new(format!("{table}.{name} ({label}) at {position}"), e)
+                            })?,
+                        };
+                        Ok((name.clone(), v))
+                    })
+                    .collect::<Result<Row, CodecError>>()
+                    .map(Some)
+            }
+            _ => Err(CodecError::new(label, "expected an object or null")),
+        }
+    };
+    let transaction = match field("transaction")? {
+        J::Null => None,
+        J::Object(_) => Some(TxInfo {
+            id: string("transaction.id")?,
+            commit_time_us: int("source.ts_us")?,
+            ordinal: field("transaction.total_order")?
+                .as_u64()
+                .ok_or_else(|| CodecError::new("transaction.total_order", "expected an unsigned integer"))?,
+        }),
+        _ => return Err(CodecError::new("transaction", "expected an object or null")),
+    };
+    Ok(ChangeEvent {
+        source: string("source.name")?,
+        table: table.clone(),
+        op,
+        key_columns,
+        before: row("before")?,
+        after: row("after")?,
+        position: position.clone(),
+        transaction,
+        schema_version,
+        ts_ms: int("ts_ms")?,
+    })
+}
+
+/// Encodes the record key: `{"col": value, …}` over the key columns.
+pub fn encode_key(key: &Row) -> Result<Vec<u8>, CodecError> {
+    let mut m = Map::new();
+    for (name, v) in key.iter() {
+        if v.is_absent() {
+            return Err(CodecError::new(name, "a key column cannot be absent"));
+        }
+        m.insert(name.to_string(), value_to_json(v).map_err(|e| CodecError::new(name, e))?);
+    }
+    serde_json::to_vec(&J::Object(m)).map_err(|e| CodecError::new("key", e.to_string()))
+}
+
+/// Decodes a record key written by [`encode_key`] for a table of `schema`.
+pub fn decode_key(bytes: &[u8], schema: &TableSchema) -> Result<Row, CodecError> {
+    let doc: J = serde_json::from_slice(bytes)
+        .map_err(|e| CodecError::new(format!("{} key", schema.table), format!("not valid JSON: {e}")))?;
+    let obj = doc
+        .as_object()
+        .ok_or_else(|| CodecError::new(format!("{} key", schema.table), "expected a JSON object"))?;
+    if obj.len() != schema.key.len() {
+        return Err(CodecError::new(
+            format!("{} key", schema.table),
+            format!("has {} columns, the table's key has {}", obj.len(), schema.key.len()),
+        ));
+    }
+    schema
+        .key
+        .iter()
+        .map(|k| {
+            let place = || format!("{}.{k} (key)", schema.table);
+            let kind = &schema.column(k).ok_or_else(|| CodecError::new(place(), "not a column"))?.kind;
+            let j = obj.get(k).ok_or_else(|| CodecError::new(place(), "missing"))?;
+            Ok((k.clone(), json_to_value(kind, j).map_err(|e| CodecError::new(place(), e))?))
+        })
+        .collect()
+}
+
+/// One value as JSON (see the module doc for the forms).
+pub fn value_to_json(v: &Value) -> Result<J, String> {
+    Ok(match v {
+        Value::Absent => return Err("an absent value has no JSON form; leave the column out".into()),
+        Value::Null => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Int(i) => J::from(*i),
+        Value::UInt(u) => J::from(*u),
+        Value::Float32(f) => match text::float_special_text(f64::from(*f)) {
+            Some(s) => J::from(s),
+            // The f32's shortest decimal form, carried by the f64 that parses from it.
+            None => J::Number(
+                f.to_string()
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(Number::from_f64)
+                    .ok_or("float32 has no JSON number form")?,
+            ),
+        },
+        Value::Float64(f) => match text::float_special_text(*f) {
+            Some(s) => J::from(s),
+            None => J::Number(Number::from_f64(*f).ok_or("float64 has no JSON number form")?),
+        },
+        Value::Bytes(b) => J::from(text::bytes_to_base64(b)),
+        Value::Set(items) => J::Array(items.iter().map(|s| J::from(s.as_str())).collect()),
+        Value::Array(items) => J::Array(
+            items
+                .iter()
+                .map(|v| match v {
+                    Value::Absent => Err("an array element cannot be absent".to_string()),
+                    v => value_to_json(v),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        other => J::from(text::to_text(other).ok_or("value has no JSON form")?),
+    })
+}
+
+/// One value of `kind` from JSON.
+pub fn json_to_value(kind: &ValueKind, j: &J) -> Result<Value, String> {
+    let wrong = || format!("`{j}` is not a valid `{kind}` value");
+    Ok(match (kind, j) {
+        (_, J::Null) => Value::Null,
+        (ValueKind::Bool, J::Bool(b)) => Value::Bool(*b),
+        (ValueKind::Int, J::Number(n)) => Value::Int(n.as_i64().ok_or_else(wrong)?),
+        (ValueKind::UInt, J::Number(n)) => Value::UInt(n.as_u64().ok_or_else(wrong)?),
+        (ValueKind::Float64, J::Number(n)) => Value::Float64(n.as_f64().ok_or_else(wrong)?),
+        (ValueKind::Float32, J::Number(n)) => {
+            // Re-read the shortest decimal text as f32: exact, no double rounding.
+            let f = n.as_f64().ok_or_else(wrong)?;
+            Value::Float32(f.to_string().parse::<f32>().map_err(|_| wrong())?)
+        }
+        (ValueKind::Set, J::Array(items)) => Value::Set(
+            items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string).ok_or_else(wrong))
+                .collect::<Result<_, _>>()?,
+        ),
+        (ValueKind::Array(inner), J::Array(items)) => Value::Array(
+            items
+                .iter()
+                .map(|i| json_to_value(inner, i))
+                .collect::<Result<_, _>>()?,
+        ),
+        (k, J::String(s)) => text::from_text(k, s).map_err(|e| e.to_string())?,
+        _ => return Err(wrong()),
+    })
+}

@@ -1,0 +1,20 @@
+//! Encodings of change events into Kafka records.
+//!
+//! - [`json`]: Debezium's envelope layout (`before`, `after`, `source`, `op`,
+//!   `ts_ms`, `transaction`) plus a `rowlog` block with the schema version,
+//!   the key column names and each column's [`ValueKind`](crate::ValueKind),
+//!   which makes every message decodable without a registry.
+//! - [`avro`]: Avro datums whose schema is derived from the table schema,
+//!   framed in the Confluent wire format when a registry id is known.
+//!
+//! Where the two differ from Debezium on purpose: decimals are strings of
+//! digits (never base64 bytes), unsigned 64-bit integers are exact, a column
+//! the source did not send is *missing* from the JSON object (Avro: the
+//! `Absent` union branch) instead of a placeholder, and temporal values are
+//! ISO 8601 text, because zero dates and ±infinity have no numeric form.
+//! The Kafka key of a row is its key columns, encoded the same way.
+
+pub mod avro;
+pub mod json;
+pub(crate) mod text;
+pub mod wire;
