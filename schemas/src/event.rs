@@ -158,13 +158,19 @@ impl ChangeEvent {
         if schema.table != self.table {
             return Err(CodecError::new(
                 place(""),
-                format!("event is for {} but the schema is for {}", self.table, schema.table),
+                format!(
+                    "event is for {} but the schema is for {}",
+                    self.table, schema.table
+                ),
             ));
         }
         if self.key_columns != schema.key {
             return Err(CodecError::new(
                 place(""),
-                format!("event key {:?} differs from schema key {:?}", self.key_columns, schema.key),
+                format!(
+                    "event key {:?} differs from schema key {:?}",
+                    self.key_columns, schema.key
+                ),
             ));
         }
         let (before, after) = (self.before.is_some(), self.after.is_some());

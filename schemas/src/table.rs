@@ -65,8 +65,16 @@ pub struct TableSchema {
 
 impl TableSchema {
     /// Builds and checks a schema.
-    pub fn new(table: TableId, columns: Vec<ColumnSchema>, key: Vec<String>) -> Result<TableSchema, ValueError> {
-        let schema = TableSchema { table, columns, key };
+    pub fn new(
+        table: TableId,
+        columns: Vec<ColumnSchema>,
+        key: Vec<String>,
+    ) -> Result<TableSchema, ValueError> {
+        let schema = TableSchema {
+            table,
+            columns,
+            key,
+        };
         schema.validate()?;
         Ok(schema)
     }
@@ -75,10 +83,16 @@ impl TableSchema {
     pub fn validate(&self) -> Result<(), ValueError> {
         for (i, c) in self.columns.iter().enumerate() {
             if c.name.is_empty() {
-                return Err(ValueError::new(format!("{}: column {i} has an empty name", self.table)));
+                return Err(ValueError::new(format!(
+                    "{}: column {i} has an empty name",
+                    self.table
+                )));
             }
             if self.columns[..i].iter().any(|d| d.name == c.name) {
-                return Err(ValueError::new(format!("{}: column `{}` appears twice", self.table, c.name)));
+                return Err(ValueError::new(format!(
+                    "{}: column `{}` appears twice",
+                    self.table, c.name
+                )));
             }
         }
         for (i, k) in self.key.iter().enumerate() {
@@ -89,7 +103,10 @@ impl TableSchema {
                 )));
             }
             if self.key[..i].contains(k) {
-                return Err(ValueError::new(format!("{}: key column `{k}` appears twice", self.table)));
+                return Err(ValueError::new(format!(
+                    "{}: key column `{k}` appears twice",
+                    self.table
+                )));
             }
         }
         Ok(())
@@ -142,7 +159,12 @@ mod tests {
     #[test]
     fn version_changes_with_columns_and_is_stable() {
         let t = TableId::new("public", "t");
-        let a = TableSchema::new(t.clone(), vec![col("id", "int"), col("v", "text")], vec!["id".into()]).unwrap();
+        let a = TableSchema::new(
+            t.clone(),
+            vec![col("id", "int"), col("v", "text")],
+            vec!["id".into()],
+        )
+        .unwrap();
         assert_eq!(a.version(), a.clone().version());
         let mut b = a.clone();
         b.columns.push(col("w", "int"));
@@ -160,7 +182,9 @@ mod tests {
     #[test]
     fn rejects_bad_schemas() {
         let t = TableId::new("s", "t");
-        assert!(TableSchema::new(t.clone(), vec![col("a", "int"), col("a", "int")], vec![]).is_err());
+        assert!(
+            TableSchema::new(t.clone(), vec![col("a", "int"), col("a", "int")], vec![]).is_err()
+        );
         assert!(TableSchema::new(t.clone(), vec![col("a", "int")], vec!["b".into()]).is_err());
         assert!(TableSchema::new(t, vec![col("", "int")], vec![]).is_err());
     }

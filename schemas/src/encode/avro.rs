@@ -58,7 +58,13 @@ pub struct AvroCodec {
 fn sanitize(name: &str) -> String {
     let mut out: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert(0, '_');
@@ -86,13 +92,16 @@ fn schema_err(table: &TableId, e: impl std::fmt::Display) -> CodecError {
 impl AvroCodec {
     /// Derives the schemas for `schema`, a table of a `kind` source.
     pub fn new(kind: SourceKind, schema: &TableSchema) -> Result<AvroCodec, CodecError> {
-        schema.validate().map_err(|e| schema_err(&schema.table, e))?;
+        schema
+            .validate()
+            .map_err(|e| schema_err(&schema.table, e))?;
         let mut columns: Vec<AvroColumn> = Vec::with_capacity(schema.columns.len());
         for c in &schema.columns {
             let base = sanitize(&c.name);
             let mut field = base.clone();
             let mut n = 2;
-            while columns.iter().any(|x| x.field == field) || ["_rowlog"].contains(&field.as_str()) {
+            while columns.iter().any(|x| x.field == field) || ["_rowlog"].contains(&field.as_str())
+            {
                 field = format!("{base}_{n}");
                 n += 1;
             }
@@ -174,8 +183,11 @@ impl AvroCodec {
                 })
             })
             .collect();
-        let key_json = json!({"type": "record", "name": "Key", "namespace": namespace, "fields": key_fields}).to_string();
-        let value_schema = Schema::parse_str(&value_json).map_err(|e| schema_err(&schema.table, e))?;
+        let key_json =
+            json!({"type": "record", "name": "Key", "namespace": namespace, "fields": key_fields})
+                .to_string();
+        let value_schema =
+            Schema::parse_str(&value_json).map_err(|e| schema_err(&schema.table, e))?;
         let key_schema = Schema::parse_str(&key_json).map_err(|e| schema_err(&schema.table, e))?;
         Ok(AvroCodec {
             kind,
@@ -193,10 +205,18 @@ impl AvroCodec {
     /// Rebuilds a codec from the value schema text (e.g. fetched from a
     /// registry) that [`AvroCodec::value_schema_json`] produced.
     pub fn from_schema_json(text: &str) -> Result<AvroCodec, CodecError> {
-        let err = |m: &str| CodecError::new("avro schema", format!("{m}; was it written by rowlog?"));
-        let doc: J = serde_json::from_str(text).map_err(|e| CodecError::new("avro schema", e.to_string()))?;
-        let s = |k: &str| doc.get(k).and_then(J::as_str).ok_or_else(|| err(&format!("no `{k}` attribute")));
-        let kind: SourceKind = s("rowlog.connector")?.parse().map_err(|e| err(&format!("{e}")))?;
+        let err =
+            |m: &str| CodecError::new("avro schema", format!("{m}; was it written by rowlog?"));
+        let doc: J = serde_json::from_str(text)
+            .map_err(|e| CodecError::new("avro schema", e.to_string()))?;
+        let s = |k: &str| {
+            doc.get(k)
+                .and_then(J::as_str)
+                .ok_or_else(|| err(&format!("no `{k}` attribute")))
+        };
+        let kind: SourceKind = s("rowlog.connector")?
+            .parse()
+            .map_err(|e| err(&format!("{e}")))?;
         let table = TableId::new(s("rowlog.namespace")?, s("rowlog.table")?);
         let fields = doc
             .pointer("/fields/0/type/1/fields")
@@ -204,10 +224,16 @@ impl AvroCodec {
             .ok_or_else(|| err("no `before` record"))?;
         let mut columns = Vec::new();
         for f in fields {
-            let g = |k: &str| f.get(k).and_then(J::as_str).ok_or_else(|| err(&format!("a column without `{k}`")));
+            let g = |k: &str| {
+                f.get(k)
+                    .and_then(J::as_str)
+                    .ok_or_else(|| err(&format!("a column without `{k}`")))
+            };
             columns.push(crate::table::ColumnSchema {
                 name: g("rowlog.column")?.to_string(),
-                kind: g("rowlog.kind")?.parse().map_err(|e| err(&format!("{e}")))?,
+                kind: g("rowlog.kind")?
+                    .parse()
+                    .map_err(|e| err(&format!("{e}")))?,
                 source_type: String::new(),
                 nullable: true,
             });
@@ -215,7 +241,11 @@ impl AvroCodec {
         let key = doc
             .get("rowlog.key")
             .and_then(J::as_array)
-            .and_then(|a| a.iter().map(|k| k.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
+            .and_then(|a| {
+                a.iter()
+                    .map(|k| k.as_str().map(str::to_string))
+                    .collect::<Option<Vec<_>>>()
+            })
             .ok_or_else(|| err("no `rowlog.key` attribute"))?;
         let schema = TableSchema {
             table,
@@ -229,7 +259,8 @@ impl AvroCodec {
             .and_then(|v| u32::try_from(v).ok())
             .ok_or_else(|| err("no `rowlog.schema_version`"))?;
         codec.value_json = text.to_string();
-        codec.value_schema = Schema::parse_str(text).map_err(|e| CodecError::new("avro schema", e.to_string()))?;
+        codec.value_schema =
+            Schema::parse_str(text).map_err(|e| CodecError::new("avro schema", e.to_string()))?;
         Ok(codec)
     }
 
@@ -268,19 +299,32 @@ impl AvroCodec {
             ));
         }
         let row = |r: &Option<Row>| -> Result<A, CodecError> {
-            let Some(r) = r else { return Ok(A::Union(0, Box::new(A::Null))) };
+            let Some(r) = r else {
+                return Ok(A::Union(0, Box::new(A::Null)));
+            };
             if r.len() != self.columns.len() {
-                return Err(CodecError::new(self.place("*", event), "row does not have the schema's columns"));
+                return Err(CodecError::new(
+                    self.place("*", event),
+                    "row does not have the schema's columns",
+                ));
             }
             let mut fields = Vec::with_capacity(self.columns.len());
             for ((name, v), c) in r.iter().zip(&self.columns) {
                 if name != c.name {
-                    return Err(CodecError::new(self.place(name, event), format!("expected column `{}`", c.name)));
+                    return Err(CodecError::new(
+                        self.place(name, event),
+                        format!("expected column `{}`", c.name),
+                    ));
                 }
                 let av = match v {
                     Value::Null => A::Union(0, Box::new(A::Null)),
                     Value::Absent => A::Union(2, Box::new(A::Enum(0, "ABSENT".into()))),
-                    v if v.fits(&c.kind) => A::Union(1, Box::new(to_avro(v).map_err(|e| CodecError::new(self.place(name, event), e))?)),
+                    v if v.fits(&c.kind) => A::Union(
+                        1,
+                        Box::new(
+                            to_avro(v).map_err(|e| CodecError::new(self.place(name, event), e))?,
+                        ),
+                    ),
                     v => {
                         return Err(CodecError::new(
                             self.place(name, event),
@@ -297,13 +341,32 @@ impl AvroCodec {
             None => (event.ts_ms, event.ts_ms.saturating_mul(1000)),
         };
         let source = A::Record(vec![
-            ("version".into(), A::String(env!("CARGO_PKG_VERSION").into())),
-            ("connector".into(), A::String(self.kind.connector_name().into())),
+            (
+                "version".into(),
+                A::String(env!("CARGO_PKG_VERSION").into()),
+            ),
+            (
+                "connector".into(),
+                A::String(self.kind.connector_name().into()),
+            ),
             ("name".into(), A::String(event.source.clone())),
             ("ts_ms".into(), A::Long(src_ms)),
             ("ts_us".into(), A::Long(src_us)),
-            ("snapshot".into(), A::String(if event.op == Op::Read { "true" } else { "false" }.into())),
-            (ns_field(self.kind).into(), A::String(event.table.namespace.clone())),
+            (
+                "snapshot".into(),
+                A::String(
+                    if event.op == Op::Read {
+                        "true"
+                    } else {
+                        "false"
+                    }
+                    .into(),
+                ),
+            ),
+            (
+                ns_field(self.kind).into(),
+                A::String(event.table.namespace.clone()),
+            ),
             ("table".into(), A::String(event.table.name.clone())),
             ("pos".into(), A::String(event.position.to_string())),
         ]);
@@ -315,7 +378,12 @@ impl AvroCodec {
                     ("id".into(), A::String(tx.id.clone())),
                     (
                         "total_order".into(),
-                        A::Long(i64::try_from(tx.ordinal).map_err(|_| CodecError::new(self.place("*", event), "transaction ordinal beyond i64"))?),
+                        A::Long(i64::try_from(tx.ordinal).map_err(|_| {
+                            CodecError::new(
+                                self.place("*", event),
+                                "transaction ordinal beyond i64",
+                            )
+                        })?),
                     ),
                 ])),
             ),
@@ -327,17 +395,38 @@ impl AvroCodec {
             ("op".into(), A::String(event.op.code().into())),
             ("ts_ms".into(), A::Long(event.ts_ms)),
             ("transaction".into(), transaction),
-            ("schema_version".into(), A::Long(i64::from(event.schema_version))),
-            ("key".into(), A::Array(event.key_columns.iter().map(|k| A::String(k.clone())).collect())),
+            (
+                "schema_version".into(),
+                A::Long(i64::from(event.schema_version)),
+            ),
+            (
+                "key".into(),
+                A::Array(
+                    event
+                        .key_columns
+                        .iter()
+                        .map(|k| A::String(k.clone()))
+                        .collect(),
+                ),
+            ),
         ]);
-        apache_avro::to_avro_datum(&self.value_schema, record)
-            .map_err(|e| CodecError::new(format!("{} at {}", event.table, event.position), format!("avro: {e}")))
+        apache_avro::to_avro_datum(&self.value_schema, record).map_err(|e| {
+            CodecError::new(
+                format!("{} at {}", event.table, event.position),
+                format!("avro: {e}"),
+            )
+        })
     }
 
     /// Decodes a bare Avro datum written by [`AvroCodec::encode`].
     pub fn decode(&self, mut datum: &[u8]) -> Result<ChangeEvent, CodecError> {
-        let v = apache_avro::from_avro_datum(&self.value_schema, &mut datum, None)
-            .map_err(|e| CodecError::new(format!("{} record", self.table), format!("not a valid datum for this schema: {e}")))?;
+        let v =
+            apache_avro::from_avro_datum(&self.value_schema, &mut datum, None).map_err(|e| {
+                CodecError::new(
+                    format!("{} record", self.table),
+                    format!("not a valid datum for this schema: {e}"),
+                )
+            })?;
         let fields = record_fields(&v, "envelope")?;
         let get = |name: &str| -> Result<&A, CodecError> {
             fields
@@ -354,11 +443,16 @@ impl AvroCodec {
                 .map(|(_, v)| v)
                 .ok_or_else(|| CodecError::new(format!("source.{name}"), "missing"))
         };
-        let table = TableId::new(string(src(ns_field(self.kind))?, "source namespace")?, string(src("table")?, "source.table")?);
+        let table = TableId::new(
+            string(src(ns_field(self.kind))?, "source namespace")?,
+            string(src("table")?, "source.table")?,
+        );
         let position = Position::parse(self.kind, &string(src("pos")?, "source.pos")?)
             .map_err(|e| CodecError::new(format!("{table} source.pos"), e.to_string()))?;
         let op_code = string(get("op")?, "op")?;
-        let op = Op::from_code(&op_code).ok_or_else(|| CodecError::new("op", format!("`{op_code}` is not one of c, u, d, t, r")))?;
+        let op = Op::from_code(&op_code).ok_or_else(|| {
+            CodecError::new("op", format!("`{op_code}` is not one of c, u, d, t, r"))
+        })?;
         let row = |label: &str| -> Result<Option<Row>, CodecError> {
             match unwrap_union(get(label)?) {
                 A::Null => Ok(None),
@@ -376,7 +470,8 @@ impl AvroCodec {
                             let v = match av {
                                 A::Union(0, _) => Value::Null,
                                 A::Union(2, _) => Value::Absent,
-                                A::Union(_, inner) => from_avro(&c.kind, inner).map_err(|e| CodecError::new(place(), e))?,
+                                A::Union(_, inner) => from_avro(&c.kind, inner)
+                                    .map_err(|e| CodecError::new(place(), e))?,
                                 _ => return Err(CodecError::new(place(), "expected a union")),
                             };
                             Ok((c.name.clone(), v))
@@ -390,7 +485,12 @@ impl AvroCodec {
             A::Null => None,
             rec => {
                 let tx = record_fields(rec, "transaction")?;
-                let f = |n: &str| tx.iter().find(|(k, _)| k == n).map(|(_, v)| v).ok_or_else(|| CodecError::new(format!("transaction.{n}"), "missing"));
+                let f = |n: &str| {
+                    tx.iter()
+                        .find(|(k, _)| k == n)
+                        .map(|(_, v)| v)
+                        .ok_or_else(|| CodecError::new(format!("transaction.{n}"), "missing"))
+                };
                 Some(TxInfo {
                     id: string(f("id")?, "transaction.id")?,
                     commit_time_us: long(src("ts_us")?, "source.ts_us")?,
@@ -400,7 +500,10 @@ impl AvroCodec {
             }
         };
         let key_columns = match get("key")? {
-            A::Array(items) => items.iter().map(|k| string(k, "key")).collect::<Result<Vec<_>, _>>()?,
+            A::Array(items) => items
+                .iter()
+                .map(|k| string(k, "key"))
+                .collect::<Result<Vec<_>, _>>()?,
             _ => return Err(CodecError::new("key", "expected an array")),
         };
         Ok(ChangeEvent {
@@ -426,11 +529,19 @@ impl AvroCodec {
                 .columns
                 .iter()
                 .find(|c| c.name == name)
-                .ok_or_else(|| CodecError::new(format!("{}.{name} (key)", self.table), "not a column"))?;
+                .ok_or_else(|| {
+                    CodecError::new(format!("{}.{name} (key)", self.table), "not a column")
+                })?;
             if v.is_absent() || v.is_null() || !v.fits(&c.kind) {
-                return Err(CodecError::new(format!("{}.{name} (key)", self.table), format!("{v} is not a valid `{}` key value", c.kind)));
+                return Err(CodecError::new(
+                    format!("{}.{name} (key)", self.table),
+                    format!("{v} is not a valid `{}` key value", c.kind),
+                ));
             }
-            fields.push((c.field.clone(), to_avro(v).map_err(|e| CodecError::new(name, e))?));
+            fields.push((
+                c.field.clone(),
+                to_avro(v).map_err(|e| CodecError::new(name, e))?,
+            ));
         }
         apache_avro::to_avro_datum(&self.key_schema, A::Record(fields))
             .map_err(|e| CodecError::new(format!("{} key", self.table), format!("avro: {e}")))
@@ -438,8 +549,12 @@ impl AvroCodec {
 
     /// Decodes a key datum written by [`AvroCodec::encode_key`].
     pub fn decode_key(&self, mut datum: &[u8]) -> Result<Row, CodecError> {
-        let v = apache_avro::from_avro_datum(&self.key_schema, &mut datum, None)
-            .map_err(|e| CodecError::new(format!("{} key", self.table), format!("not a valid key datum: {e}")))?;
+        let v = apache_avro::from_avro_datum(&self.key_schema, &mut datum, None).map_err(|e| {
+            CodecError::new(
+                format!("{} key", self.table),
+                format!("not a valid key datum: {e}"),
+            )
+        })?;
         record_fields(&v, "key")?
             .iter()
             .map(|(field, av)| {
@@ -447,8 +562,18 @@ impl AvroCodec {
                     .columns
                     .iter()
                     .find(|c| &c.field == field)
-                    .ok_or_else(|| CodecError::new(format!("{} key", self.table), format!("unknown field `{field}`")))?;
-                Ok((c.name.clone(), from_avro(&c.kind, av).map_err(|e| CodecError::new(format!("{}.{} (key)", self.table, c.name), e))?))
+                    .ok_or_else(|| {
+                        CodecError::new(
+                            format!("{} key", self.table),
+                            format!("unknown field `{field}`"),
+                        )
+                    })?;
+                Ok((
+                    c.name.clone(),
+                    from_avro(&c.kind, av).map_err(|e| {
+                        CodecError::new(format!("{}.{} (key)", self.table, c.name), e)
+                    })?,
+                ))
             })
             .collect()
     }
@@ -535,9 +660,12 @@ fn from_avro(kind: &ValueKind, v: &A) -> Result<Value, String> {
                 })
                 .collect::<Result<_, _>>()?,
         ),
-        (ValueKind::Array(inner), A::Array(items)) => {
-            Value::Array(items.iter().map(|i| from_avro(inner, i)).collect::<Result<_, _>>()?)
-        }
+        (ValueKind::Array(inner), A::Array(items)) => Value::Array(
+            items
+                .iter()
+                .map(|i| from_avro(inner, i))
+                .collect::<Result<_, _>>()?,
+        ),
         (k, A::String(s)) => text::from_text(k, s).map_err(|e| e.to_string())?,
         _ => return Err(wrong()),
     })

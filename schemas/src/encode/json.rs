@@ -41,7 +41,10 @@ pub fn encode(event: &ChangeEvent, schema: &TableSchema) -> Result<Vec<u8>, Code
         let mut m = Map::new();
         for (name, v) in row.iter() {
             if !v.is_absent() {
-                m.insert(name.to_string(), value_to_json(v).map_err(|e| CodecError::new(place(name), e))?);
+                m.insert(
+                    name.to_string(),
+                    value_to_json(v).map_err(|e| CodecError::new(place(name), e))?,
+                );
             }
         }
         Ok(J::Object(m))
@@ -57,7 +60,14 @@ pub fn encode(event: &ChangeEvent, schema: &TableSchema) -> Result<Vec<u8>, Code
     source.insert("name".into(), json!(event.source));
     source.insert("ts_ms".into(), json!(src_ms));
     source.insert("ts_us".into(), json!(src_us));
-    source.insert("snapshot".into(), json!(if event.op == Op::Read { "true" } else { "false" }));
+    source.insert(
+        "snapshot".into(),
+        json!(if event.op == Op::Read {
+            "true"
+        } else {
+            "false"
+        }),
+    );
     let ns_field = match kind {
         SourceKind::Postgres => "schema",
         SourceKind::Mysql => "db",
@@ -72,7 +82,10 @@ pub fn encode(event: &ChangeEvent, schema: &TableSchema) -> Result<Vec<u8>, Code
         Position::Mysql(p) => {
             source.insert("file".into(), json!(p.binlog.file));
             source.insert("row".into(), json!(p.row));
-            source.insert("gtid".into(), p.gtid.map_or(J::Null, |g| json!(g.to_string())));
+            source.insert(
+                "gtid".into(),
+                p.gtid.map_or(J::Null, |g| json!(g.to_string())),
+            );
         }
     }
     let transaction = match &event.transaction {
@@ -96,7 +109,8 @@ pub fn encode(event: &ChangeEvent, schema: &TableSchema) -> Result<Vec<u8>, Code
             "types": types,
         },
     });
-    serde_json::to_vec(&envelope).map_err(|e| CodecError::new(event.table.to_string(), e.to_string()))
+    serde_json::to_vec(&envelope)
+        .map_err(|e| CodecError::new(event.table.to_string(), e.to_string()))
 }
 
 /// Decodes a record value written by [`encode`].
@@ -132,11 +146,16 @@ pub fn decode(bytes: &[u8]) -> Result<ChangeEvent, CodecError> {
     let op_code = string("op")?;
     let op = Op::from_code(&op_code)
         .ok_or_else(|| CodecError::new("op", format!("`{op_code}` is not one of c, u, d, t, r")))?;
-    let schema_version = u32::try_from(int("rowlog.schema_version")?)
-        .map_err(|_| CodecError::new("rowlog.schema_version", "out of range for a 32-bit version"))?;
+    let schema_version = u32::try_from(int("rowlog.schema_version")?).map_err(|_| {
+        CodecError::new("rowlog.schema_version", "out of range for a 32-bit version")
+    })?;
     let key_columns = field("rowlog.key")?
         .as_array()
-        .and_then(|a| a.iter().map(|k| k.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
+        .and_then(|a| {
+            a.iter()
+                .map(|k| k.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+        })
         .ok_or_else(|| CodecError::new("rowlog.key", "expected an array of column names"))?;
     let types = field("rowlog.types")?
         .as_object()
@@ -145,7 +164,9 @@ pub fn decode(bytes: &[u8]) -> Result<ChangeEvent, CodecError> {
         .map(|(name, k)| {
             let kind = k
                 .as_str()
-                .ok_or_else(|| CodecError::new(format!("rowlog.types.{name}"), "expected a string"))?
+                .ok_or_else(|| {
+                    CodecError::new(format!("rowlog.types.{name}"), "expected a string")
+                })?
                 .parse::<ValueKind>()
                 .map_err(|e| CodecError::new(format!("rowlog.types.{name}"), e.to_string()))?;
             Ok((name.clone(), kind))
@@ -167,7 +188,10 @@ pub fn decode(bytes: &[u8]) -> Result<ChangeEvent, CodecError> {
                         let v = match obj.get(name) {
                             None => Value::Absent,
                             Some(j) => json_to_value(kind, j).map_err(|e| {
-                                CodecError::new(format!("{table}.{name} ({label}) at {position}"), e)
+                                CodecError::new(
+                                    format!("{table}.{name} ({label}) at {position}"),
+                                    e,
+                                )
                             })?,
                         };
                         Ok((name.clone(), v))
@@ -183,9 +207,9 @@ pub fn decode(bytes: &[u8]) -> Result<ChangeEvent, CodecError> {
         J::Object(_) => Some(TxInfo {
             id: string("transaction.id")?,
             commit_time_us: int("source.ts_us")?,
-            ordinal: field("transaction.total_order")?
-                .as_u64()
-                .ok_or_else(|| CodecError::new("transaction.total_order", "expected an unsigned integer"))?,
+            ordinal: field("transaction.total_order")?.as_u64().ok_or_else(|| {
+                CodecError::new("transaction.total_order", "expected an unsigned integer")
+            })?,
         }),
         _ => return Err(CodecError::new("transaction", "expected an object or null")),
     };
@@ -210,22 +234,33 @@ pub fn encode_key(key: &Row) -> Result<Vec<u8>, CodecError> {
         if v.is_absent() {
             return Err(CodecError::new(name, "a key column cannot be absent"));
         }
-        m.insert(name.to_string(), value_to_json(v).map_err(|e| CodecError::new(name, e))?);
+        m.insert(
+            name.to_string(),
+            value_to_json(v).map_err(|e| CodecError::new(name, e))?,
+        );
     }
     serde_json::to_vec(&J::Object(m)).map_err(|e| CodecError::new("key", e.to_string()))
 }
 
 /// Decodes a record key written by [`encode_key`] for a table of `schema`.
 pub fn decode_key(bytes: &[u8], schema: &TableSchema) -> Result<Row, CodecError> {
-    let doc: J = serde_json::from_slice(bytes)
-        .map_err(|e| CodecError::new(format!("{} key", schema.table), format!("not valid JSON: {e}")))?;
-    let obj = doc
-        .as_object()
-        .ok_or_else(|| CodecError::new(format!("{} key", schema.table), "expected a JSON object"))?;
+    let doc: J = serde_json::from_slice(bytes).map_err(|e| {
+        CodecError::new(
+            format!("{} key", schema.table),
+            format!("not valid JSON: {e}"),
+        )
+    })?;
+    let obj = doc.as_object().ok_or_else(|| {
+        CodecError::new(format!("{} key", schema.table), "expected a JSON object")
+    })?;
     if obj.len() != schema.key.len() {
         return Err(CodecError::new(
             format!("{} key", schema.table),
-            format!("has {} columns, the table's key has {}", obj.len(), schema.key.len()),
+            format!(
+                "has {} columns, the table's key has {}",
+                obj.len(),
+                schema.key.len()
+            ),
         ));
     }
     schema
@@ -233,9 +268,17 @@ pub fn decode_key(bytes: &[u8], schema: &TableSchema) -> Result<Row, CodecError>
         .iter()
         .map(|k| {
             let place = || format!("{}.{k} (key)", schema.table);
-            let kind = &schema.column(k).ok_or_else(|| CodecError::new(place(), "not a column"))?.kind;
-            let j = obj.get(k).ok_or_else(|| CodecError::new(place(), "missing"))?;
-            Ok((k.clone(), json_to_value(kind, j).map_err(|e| CodecError::new(place(), e))?))
+            let kind = &schema
+                .column(k)
+                .ok_or_else(|| CodecError::new(place(), "not a column"))?
+                .kind;
+            let j = obj
+                .get(k)
+                .ok_or_else(|| CodecError::new(place(), "missing"))?;
+            Ok((
+                k.clone(),
+                json_to_value(kind, j).map_err(|e| CodecError::new(place(), e))?,
+            ))
         })
         .collect()
 }
@@ -243,7 +286,9 @@ pub fn decode_key(bytes: &[u8], schema: &TableSchema) -> Result<Row, CodecError>
 /// One value as JSON (see the module doc for the forms).
 pub fn value_to_json(v: &Value) -> Result<J, String> {
     Ok(match v {
-        Value::Absent => return Err("an absent value has no JSON form; leave the column out".into()),
+        Value::Absent => {
+            return Err("an absent value has no JSON form; leave the column out".into());
+        }
         Value::Null => J::Null,
         Value::Bool(b) => J::Bool(*b),
         Value::Int(i) => J::from(*i),

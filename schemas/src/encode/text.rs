@@ -51,7 +51,8 @@ pub(crate) fn from_text(kind: &ValueKind, s: &str) -> Result<Value, ValueError> 
         }),
         ValueKind::Interval => Value::Interval(s.parse()?),
         ValueKind::Uuid => {
-            let u = uuid::Uuid::parse_str(s).map_err(|e| ValueError::new(format!("`{s}` is not a UUID: {e}")))?;
+            let u = uuid::Uuid::parse_str(s)
+                .map_err(|e| ValueError::new(format!("`{s}` is not a UUID: {e}")))?;
             Value::Uuid(u)
         }
         ValueKind::Bits => Value::Bits(s.parse()?),

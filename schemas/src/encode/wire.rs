@@ -26,11 +26,16 @@ pub fn unframe(bytes: &[u8]) -> Result<(u32, &[u8]), CodecError> {
         [MAGIC, a, b, c, d, rest @ ..] => Ok((u32::from_be_bytes([*a, *b, *c, *d]), rest)),
         [m, ..] if *m != MAGIC => Err(CodecError::new(
             "record",
-            format!("first byte is {m:#04x}, not the Confluent magic byte 0x00; is the topic written with a schema registry?"),
+            format!(
+                "first byte is {m:#04x}, not the Confluent magic byte 0x00; is the topic written with a schema registry?"
+            ),
         )),
         _ => Err(CodecError::new(
             "record",
-            format!("{} bytes is too short for the Confluent wire format (5-byte header)", bytes.len()),
+            format!(
+                "{} bytes is too short for the Confluent wire format (5-byte header)",
+                bytes.len()
+            ),
         )),
     }
 }
@@ -45,6 +50,11 @@ mod tests {
         assert_eq!(f, [0, 1, 2, 3, 4, b'x', b'y', b'z']);
         assert_eq!(unframe(&f).unwrap(), (0x0102_0304, &b"xyz"[..]));
         assert!(unframe(&[0, 1, 2]).is_err());
-        assert!(unframe(&[1, 0, 0, 0, 0]).unwrap_err().message.contains("magic"));
+        assert!(
+            unframe(&[1, 0, 0, 0, 0])
+                .unwrap_err()
+                .message
+                .contains("magic")
+        );
     }
 }

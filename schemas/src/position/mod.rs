@@ -14,7 +14,9 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
-pub use mysql::{BinlogPos, Gtid, MariadbGtid, MariadbGtidList, MysqlGtid, MysqlGtidSet, MysqlPosition};
+pub use mysql::{
+    BinlogPos, Gtid, MariadbGtid, MariadbGtidList, MysqlGtid, MysqlGtidSet, MysqlPosition,
+};
 pub use pg::{Lsn, PgPosition};
 
 use crate::error::ValueError;

@@ -122,8 +122,17 @@ impl FromStr for MariadbGtid {
     type Err = ValueError;
     fn from_str(s: &str) -> Result<MariadbGtid, ValueError> {
         let mut it = s.split('-');
-        match (it.next().and_then(digits), it.next().and_then(digits), it.next().and_then(digits), it.next()) {
-            (Some(domain), Some(server), Some(seq), None) => Ok(MariadbGtid { domain, server, seq }),
+        match (
+            it.next().and_then(digits),
+            it.next().and_then(digits),
+            it.next().and_then(digits),
+            it.next(),
+        ) {
+            (Some(domain), Some(server), Some(seq), None) => Ok(MariadbGtid {
+                domain,
+                server,
+                seq,
+            }),
             _ => Err(ValueError::new(format!(
                 "`{s}` is not a MariaDB GTID; expected DOMAIN-SERVER-SEQUENCE such as 0-1-4711"
             ))),
@@ -432,7 +441,10 @@ impl FromStr for MysqlPosition {
         };
         let (epoch, rest) = match rest.split_once('/') {
             Some((e, r)) => (
-                e.strip_prefix('e').and_then(digits::<u8>).filter(|&e| e > 0).ok_or_else(err)?,
+                e.strip_prefix('e')
+                    .and_then(digits::<u8>)
+                    .filter(|&e| e > 0)
+                    .ok_or_else(err)?,
                 r,
             ),
             None => (0, rest),
@@ -469,7 +481,16 @@ mod tests {
             let p: MysqlPosition = s.parse().unwrap();
             assert_eq!(p.to_string(), s);
         }
-        for bad in ["", "file", "file:", "file:x", "e0/f.1:4", "f.1:4+0", "f.1:4@1-2", "a/b/f.1:4"] {
+        for bad in [
+            "",
+            "file",
+            "file:",
+            "file:x",
+            "e0/f.1:4",
+            "f.1:4+0",
+            "f.1:4@1-2",
+            "a/b/f.1:4",
+        ] {
             assert!(bad.parse::<MysqlPosition>().is_err(), "{bad}");
         }
     }
@@ -491,12 +512,19 @@ mod tests {
         }
         assert!(p("mysql-bin.000001:4294967295+1").row_version().is_err());
         assert!(p("mysql-bin.8388608:4").row_version().is_err());
-        assert!(p("e255/mysql-bin.8388607:4294967295").row_version().unwrap() > 0);
+        assert!(
+            p("e255/mysql-bin.8388607:4294967295")
+                .row_version()
+                .unwrap()
+                > 0
+        );
     }
 
     #[test]
     fn gtid_sets() {
-        let mut set: MysqlGtidSet = "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5:7".parse().unwrap();
+        let mut set: MysqlGtidSet = "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5:7"
+            .parse()
+            .unwrap();
         let g = |n| MysqlGtid {
             uuid: Uuid::parse_str("3e11fa47-71ca-11e1-9e33-c80aa9429562").unwrap(),
             seq: n,

@@ -47,7 +47,11 @@ impl fmt::Display for Lsn {
 impl FromStr for Lsn {
     type Err = ValueError;
     fn from_str(s: &str) -> Result<Lsn, ValueError> {
-        let err = || ValueError::new(format!("`{s}` is not an LSN; expected the form 16/B374D848"));
+        let err = || {
+            ValueError::new(format!(
+                "`{s}` is not an LSN; expected the form 16/B374D848"
+            ))
+        };
         let (hi, lo) = s.split_once('/').ok_or_else(err)?;
         let hex = |x: &str| {
             if x.is_empty() || x.len() > 8 || !x.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -134,6 +138,10 @@ mod tests {
         assert!(a < b && b < c);
         assert_eq!(c.to_string(), "0/300@0/150");
         assert_eq!("0/300".parse::<PgPosition>().unwrap().to_string(), "0/300");
-        assert!(PgPosition::new(Lsn(u64::MAX), Lsn(u64::MAX)).row_version().is_err());
+        assert!(
+            PgPosition::new(Lsn(u64::MAX), Lsn(u64::MAX))
+                .row_version()
+                .is_err()
+        );
     }
 }

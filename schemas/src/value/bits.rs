@@ -27,7 +27,7 @@ impl BitString {
             )));
         }
         let mut bytes = bytes.to_vec();
-        if len % 8 != 0
+        if !len.is_multiple_of(8)
             && let Some(last) = bytes.last_mut()
         {
             *last &= 0xFF << (8 - len % 8);

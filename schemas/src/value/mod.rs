@@ -116,9 +116,7 @@ impl Value {
             Value::Enum(_) => ValueKind::Enum,
             Value::Set(_) => ValueKind::Set,
             Value::Bits(_) => ValueKind::Bits,
-            Value::Array(items) => {
-                ValueKind::Array(Box::new(items.iter().find_map(Value::kind)?))
-            }
+            Value::Array(items) => ValueKind::Array(Box::new(items.iter().find_map(Value::kind)?)),
         })
     }
 
@@ -233,7 +231,10 @@ mod tests {
     #[test]
     fn fits_checks_arrays_deeply() {
         let k: ValueKind = "int[][]".parse().unwrap();
-        let ok = Value::Array(vec![Value::Array(vec![Value::Int(1), Value::Null]), Value::Array(vec![])]);
+        let ok = Value::Array(vec![
+            Value::Array(vec![Value::Int(1), Value::Null]),
+            Value::Array(vec![]),
+        ]);
         assert!(ok.fits(&k));
         assert!(!Value::Array(vec![Value::Array(vec![Value::Absent])]).fits(&k));
         assert!(!Value::Array(vec![Value::Text("x".into())]).fits(&k));

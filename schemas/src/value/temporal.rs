@@ -249,7 +249,10 @@ fn fmt_hms(f: &mut fmt::Formatter<'_>, micros: i64) -> fmt::Result {
     }
     let m = micros.unsigned_abs();
     let (h, rest) = (m / MICROS_PER_HOUR as u64, m % MICROS_PER_HOUR as u64);
-    let (mi, rest) = (rest / MICROS_PER_MINUTE as u64, rest % MICROS_PER_MINUTE as u64);
+    let (mi, rest) = (
+        rest / MICROS_PER_MINUTE as u64,
+        rest % MICROS_PER_MINUTE as u64,
+    );
     let (s, frac) = (
         rest / MICROS_PER_SECOND as u64,
         rest % MICROS_PER_SECOND as u64,
@@ -352,7 +355,7 @@ impl fmt::Display for TimeTz {
         let sign = if self.offset_seconds < 0 { '-' } else { '+' };
         let o = self.offset_seconds.unsigned_abs();
         write!(f, "{sign}{:02}:{:02}", o / 3600, o / 60 % 60)?;
-        if o % 60 != 0 {
+        if !o.is_multiple_of(60) {
             write!(f, ":{:02}", o % 60)?;
         }
         Ok(())
@@ -423,7 +426,10 @@ impl DateTime {
     /// From microseconds since 1970-01-01T00:00:00.
     pub fn from_unix_micros(micros: i64) -> Result<DateTime, ValueError> {
         let days = micros.div_euclid(MICROS_PER_DAY);
-        DateTime::new(Date::from_epoch_days(days)?, micros.rem_euclid(MICROS_PER_DAY))
+        DateTime::new(
+            Date::from_epoch_days(days)?,
+            micros.rem_euclid(MICROS_PER_DAY),
+        )
     }
 
     /// Microseconds since 1970-01-01T00:00:00; `None` for infinities, zero dates
@@ -518,7 +524,10 @@ impl fmt::Display for Interval {
             let sign = if self.micros < 0 { "-" } else { "" };
             let u = self.micros.unsigned_abs();
             let (h, rest) = (u / MICROS_PER_HOUR as u64, u % MICROS_PER_HOUR as u64);
-            let (mi, rest) = (rest / MICROS_PER_MINUTE as u64, rest % MICROS_PER_MINUTE as u64);
+            let (mi, rest) = (
+                rest / MICROS_PER_MINUTE as u64,
+                rest % MICROS_PER_MINUTE as u64,
+            );
             if h != 0 {
                 write!(f, "{sign}{h}H")?;
             }
@@ -559,7 +568,12 @@ impl FromStr for Interval {
         for (num, unit) in components(date_part).ok_or_else(err)? {
             let n: i64 = num.parse().map_err(|_| err())?;
             match unit {
-                'Y' => months = n.checked_mul(12).and_then(|v| v.checked_add(months)).ok_or_else(err)?,
+                'Y' => {
+                    months = n
+                        .checked_mul(12)
+                        .and_then(|v| v.checked_add(months))
+                        .ok_or_else(err)?
+                }
                 'M' => months = months.checked_add(n).ok_or_else(err)?,
                 'D' => days = days.checked_add(n).ok_or_else(err)?,
                 _ => return Err(err()),
@@ -652,20 +666,42 @@ mod tests {
     #[test]
     fn text_forms() {
         assert_eq!(Date::new(-4712, 1, 1).unwrap().to_string(), "-4712-01-01");
-        assert_eq!(Date::new(5_874_897, 12, 31).unwrap().to_string(), "+5874897-12-31");
+        assert_eq!(
+            Date::new(5_874_897, 12, 31).unwrap().to_string(),
+            "+5874897-12-31"
+        );
         assert_eq!(Date::ZERO.to_string(), "0000-00-00");
-        assert_eq!(Time::from_micros(-3_020_399_000_000).unwrap().to_string(), "-838:59:59");
-        assert_eq!(TimeTz::new(MICROS_PER_DAY, -(3600 * 15 + 59 * 60 + 59)).unwrap().to_string(), "24:00:00-15:59:59");
+        assert_eq!(
+            Time::from_micros(-3_020_399_000_000).unwrap().to_string(),
+            "-838:59:59"
+        );
+        assert_eq!(
+            TimeTz::new(MICROS_PER_DAY, -(3600 * 15 + 59 * 60 + 59))
+                .unwrap()
+                .to_string(),
+            "24:00:00-15:59:59"
+        );
         let dt = DateTime::from_unix_micros(-1).unwrap();
         assert_eq!(dt.to_string(), "1969-12-31T23:59:59.999999");
-        let iv = Interval { months: -14, days: 3, micros: -3_723_500_000 };
+        let iv = Interval {
+            months: -14,
+            days: 3,
+            micros: -3_723_500_000,
+        };
         assert_eq!(iv.to_string(), "P-1Y-2M3DT-1H-2M-3.5S");
         assert_eq!(iv.to_string().parse::<Interval>().unwrap(), iv);
     }
 
     #[test]
     fn rejects_non_canonical_and_garbage() {
-        for s in ["2024-1-01", "12024-01-01", "2024-13-01", "x", "", "+2024-01-01"] {
+        for s in [
+            "2024-1-01",
+            "12024-01-01",
+            "2024-13-01",
+            "x",
+            "",
+            "+2024-01-01",
+        ] {
             assert!(s.parse::<Date>().is_err(), "{s}");
         }
         for s in ["1:00:00", "10:60:00", "10:00:00.1234567", "10:00:00.1"] {
