@@ -18,28 +18,7 @@ use rowlog_schemas::{
 };
 
 fn scalar_kinds() -> Vec<ValueKind> {
-    use ValueKind::*;
-    vec![
-        Bool,
-        Int,
-        UInt,
-        Float32,
-        Float64,
-        Decimal,
-        Text,
-        Bytes,
-        Date,
-        Time,
-        TimeTz,
-        Timestamp,
-        TimestampTz,
-        Interval,
-        Uuid,
-        Json,
-        Enum,
-        Set,
-        Bits,
-    ]
+    ValueKind::scalars().collect()
 }
 
 fn arb_kind() -> impl Strategy<Value = ValueKind> {

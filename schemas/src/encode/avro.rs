@@ -336,10 +336,7 @@ impl AvroCodec {
             }
             Ok(A::Union(1, Box::new(A::Record(fields))))
         };
-        let (src_ms, src_us) = match &event.transaction {
-            Some(tx) => (tx.commit_time_us.div_euclid(1000), tx.commit_time_us),
-            None => (event.ts_ms, event.ts_ms.saturating_mul(1000)),
-        };
+        let (src_ms, src_us) = super::source_times(event);
         let source = A::Record(vec![
             (
                 "version".into(),

@@ -50,10 +50,7 @@ pub fn encode(event: &ChangeEvent, schema: &TableSchema) -> Result<Vec<u8>, Code
         Ok(J::Object(m))
     };
     let kind = event.position.kind();
-    let (src_ms, src_us) = match &event.transaction {
-        Some(tx) => (tx.commit_time_us.div_euclid(1000), tx.commit_time_us),
-        None => (event.ts_ms, event.ts_ms.saturating_mul(1000)),
-    };
+    let (src_ms, src_us) = super::source_times(event);
     let mut source = Map::new();
     source.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
     source.insert("connector".into(), json!(kind.connector_name()));

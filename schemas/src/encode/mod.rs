@@ -18,3 +18,14 @@ pub mod avro;
 pub mod json;
 pub(crate) mod text;
 pub mod wire;
+
+use crate::event::ChangeEvent;
+
+/// `source.ts_ms` and `source.ts_us` of an envelope: the commit time when the
+/// change has a transaction, otherwise the time rowlog read it.
+pub(crate) fn source_times(event: &ChangeEvent) -> (i64, i64) {
+    match &event.transaction {
+        Some(tx) => (tx.commit_time_us.div_euclid(1000), tx.commit_time_us),
+        None => (event.ts_ms, event.ts_ms.saturating_mul(1000)),
+    }
+}

@@ -76,6 +76,13 @@ const NAMES: [(&str, ValueKind); 19] = [
     ("bits", ValueKind::Bits),
 ];
 
+impl ValueKind {
+    /// Every kind except arrays.
+    pub fn scalars() -> impl Iterator<Item = ValueKind> {
+        NAMES.into_iter().map(|(_, k)| k)
+    }
+}
+
 impl fmt::Display for ValueKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let ValueKind::Array(inner) = self {
