@@ -221,7 +221,10 @@ pub(crate) fn deserialize_at<'de, T: de::Deserialize<'de>>(
     node: &Node,
     base: &KeyPath,
 ) -> Result<T, Problem> {
-    T::deserialize(NodeDe { node }).map_err(|e| e.into_problem(base))
+    T::deserialize(NodeDe { node }).map_err(|mut e| {
+        e.pos.get_or_insert(node.pos);
+        e.into_problem(base)
+    })
 }
 
 struct NodeDe<'a> {
@@ -378,6 +381,9 @@ impl<'de> de::SeqAccess<'de> for SeqAcc<'_> {
         seed.deserialize(NodeDe { node }).map(Some).map_err(|mut e| {
             // A missing key in a list item is best shown at the item itself.
             e.repositioned = true;
+            // Errors raised after a value was read (e.g. a URL that does not parse)
+            // have no position yet: it is this item's.
+            e.pos.get_or_insert(node.pos);
             e.rev_path.push(Seg::Index(i));
             e
         })
@@ -423,6 +429,7 @@ impl<'de> de::MapAccess<'de> for MapAcc<'_> {
                     e.pos = Some(entry.key_pos);
                     e.repositioned = true;
                 }
+                e.pos.get_or_insert(entry.value.pos);
                 e.rev_path.push(Seg::Key(entry.key.clone()));
                 e
             })

@@ -73,10 +73,13 @@ pub(crate) fn validate(raw: RawConfig, root: &Node, base_dir: &Path) -> Result<C
         problems: Vec::new(),
     };
     let top = KeyPath::root();
+    // Names as written, so a source with another problem does not also make every
+    // sink that refers to it fail.
+    let names: Vec<String> = raw.sources.iter().map(|s| s.name.clone()).collect();
+    let source_names: Vec<&str> = names.iter().map(String::as_str).collect();
     let sources = check_sources(&mut cx, &top.key("sources"), raw.sources);
     let mut log = raw.log;
     check_log(&mut cx, &top.key("log"), &mut log);
-    let source_names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
     let sinks = check_sinks(&mut cx, &top.key("sinks"), raw.sinks, &source_names);
     check_host_port(&mut cx, &top.key("http").key("listen"), &raw.http.listen);
     if cx.problems.is_empty() {

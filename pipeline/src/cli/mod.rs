@@ -1,0 +1,31 @@
+//! Command-line interface: the argument types and dispatch to subcommands.
+//!
+//! Invariant: subcommands write their results to stdout and diagnostics to stderr,
+//! and report failure only through the returned exit code (never by panicking).
+
+pub mod check;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// rowlog: change-data-capture from PostgreSQL and MySQL/MariaDB through Kafka.
+#[derive(Debug, Parser)]
+#[command(name = "rowlog", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate config files offline (syntax, types, references, env variables).
+    Check(check::CheckArgs),
+}
+
+/// Run the parsed command.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Check(args) => check::run(&args, &rowlog_config::ProcessEnv),
+    }
+}
