@@ -45,8 +45,12 @@ enum Kind {
 }
 
 /// The error type of [`NodeDe`]; turned into a [`Problem`] at the boundary.
+/// Boxed: it travels through every `Result` of the deserializer.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct DeError {
+pub(crate) struct DeError(Box<Inner>);
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Inner {
     kind: Kind,
     message: String,
     hint: Option<String>,
@@ -61,7 +65,7 @@ pub(crate) struct DeError {
 
 impl DeError {
     fn new(kind: Kind, message: String, hint: Option<String>) -> Self {
-        DeError {
+        DeError(Box::new(Inner {
             kind,
             message,
             hint,
@@ -69,13 +73,22 @@ impl DeError {
             rev_path: Vec::new(),
             repositioned: false,
             interpolated: false,
-        }
+        }))
     }
 
     fn into_problem(self, base: &KeyPath) -> Problem {
+        let Inner {
+            kind,
+            message,
+            hint,
+            pos,
+            rev_path,
+            interpolated,
+            ..
+        } = *self.0;
         let mut path = base.clone();
-        path.0.extend(self.rev_path.into_iter().rev());
-        let message = match self.kind {
+        path.0.extend(rev_path.into_iter().rev());
+        let message = match kind {
             Kind::Missing(field) => {
                 path = path.key(&field);
                 format!("required key `{field}` is missing")
@@ -85,20 +98,35 @@ impl DeError {
                 found,
                 text,
             } => match text {
-                Some(t) if !self.interpolated => format!("expected {expected}, found {found} `{t}`"),
-                _ if self.interpolated => {
+                Some(t) if !interpolated => {
+                    format!("expected {expected}, found {found} `{t}`")
+                }
+                _ if interpolated => {
                     format!("expected {expected}, found {found} (from an environment variable)")
                 }
                 _ => format!("expected {expected}, found {found}"),
             },
-            Kind::Custom | Kind::UnknownKey => self.message,
+            Kind::Custom | Kind::UnknownKey => message,
         };
         Problem {
-            pos: self.pos,
+            pos,
             path,
             message,
-            hint: self.hint,
+            hint,
         }
+    }
+}
+
+impl std::ops::Deref for DeError {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for DeError {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.0
     }
 }
 
@@ -239,10 +267,14 @@ impl NodeDe<'_> {
                 e.pos = Some(self.node.pos);
                 if let Some(s) = self.node.as_scalar() {
                     e.interpolated = s.interpolated;
-                    if let Kind::Mismatch { expected, .. } = &e.kind
-                        && e.hint.is_none()
-                    {
-                        e.hint = mismatch_hint(expected, &s.text, s.plain);
+                    let hint = match &e.kind {
+                        Kind::Mismatch { expected, .. } if e.hint.is_none() => {
+                            mismatch_hint(expected, &s.text, s.plain)
+                        }
+                        _ => None,
+                    };
+                    if hint.is_some() {
+                        e.hint = hint;
                     }
                 }
             }
@@ -378,15 +410,17 @@ impl<'de> de::SeqAccess<'de> for SeqAcc<'_> {
         };
         let i = self.index;
         self.index += 1;
-        seed.deserialize(NodeDe { node }).map(Some).map_err(|mut e| {
-            // A missing key in a list item is best shown at the item itself.
-            e.repositioned = true;
-            // Errors raised after a value was read (e.g. a URL that does not parse)
-            // have no position yet: it is this item's.
-            e.pos.get_or_insert(node.pos);
-            e.rev_path.push(Seg::Index(i));
-            e
-        })
+        seed.deserialize(NodeDe { node })
+            .map(Some)
+            .map_err(|mut e| {
+                // A missing key in a list item is best shown at the item itself.
+                e.repositioned = true;
+                // Errors raised after a value was read (e.g. a URL that does not parse)
+                // have no position yet: it is this item's.
+                e.pos.get_or_insert(node.pos);
+                e.rev_path.push(Seg::Index(i));
+                e
+            })
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -506,7 +540,13 @@ mod tests {
         assert_eq!(o.name, "123");
         assert_eq!(o.password.as_deref(), Some("0123"));
         assert_eq!(o.mode, Mode::Never);
-        assert_eq!(o.inner[0], Inner { port: 80, flag: true });
+        assert_eq!(
+            o.inner[0],
+            Inner {
+                port: 80,
+                flag: true
+            }
+        );
         assert_eq!(o.map["a.b"], "5");
         let o = load("name: x\npassword:\nmode: initial\ninner: []\n").unwrap();
         assert_eq!(o.password, None);
@@ -535,7 +575,12 @@ mod tests {
     fn type_errors_are_located_and_hinted() {
         let e = load("name: x\nmode: initial\ninner:\n  - port: \"80\"\n").unwrap_err();
         assert_eq!(e.pos, Some(Pos { line: 4, col: 11 }));
-        assert!(e.message.contains("expected a whole number from 0 to 65535"), "{}", e.message);
+        assert!(
+            e.message
+                .contains("expected a whole number from 0 to 65535"),
+            "{}",
+            e.message
+        );
         assert!(e.hint.unwrap().contains("remove the quotes"));
         let e = load("name: x\nmode: initial\ninner:\n  - port: 70000\n").unwrap_err();
         assert!(e.message.contains("70000"), "{}", e.message);
@@ -557,7 +602,9 @@ mod tests {
 
     #[test]
     fn interpolated_text_is_not_echoed() {
-        let mut node = parse("name: x\nmode: initial\ninner:\n  - port: ${P}\n").unwrap().unwrap();
+        let mut node = parse("name: x\nmode: initial\ninner:\n  - port: ${P}\n")
+            .unwrap()
+            .unwrap();
         let mut problems = Vec::new();
         let env: &[(&str, &str)] = &[("P", "topsecret")];
         crate::interpolate::interpolate_tree(&mut node, &KeyPath::root(), &env, &mut problems);

@@ -210,7 +210,11 @@ mod tests {
 
     #[test]
     fn path_display() {
-        let p = KeyPath::root().key("sinks").index(1).key("redis").key("url");
+        let p = KeyPath::root()
+            .key("sinks")
+            .index(1)
+            .key("redis")
+            .key("url");
         assert_eq!(p.to_string(), "sinks[1].redis.url");
         assert_eq!(KeyPath::root().to_string(), "");
     }

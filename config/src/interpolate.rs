@@ -141,7 +141,12 @@ pub(crate) fn interpolate_str(text: &str, env: &dyn Env) -> Result<String, Vec<I
 }
 
 /// Interpolate every scalar value in the tree, collecting all problems.
-pub(crate) fn interpolate_tree(node: &mut Node, path: &KeyPath, env: &dyn Env, problems: &mut Vec<Problem>) {
+pub(crate) fn interpolate_tree(
+    node: &mut Node,
+    path: &KeyPath,
+    env: &dyn Env,
+    problems: &mut Vec<Problem>,
+) {
     let pos = node.pos;
     match &mut node.kind {
         NodeKind::Scalar(s) => {
@@ -229,9 +234,21 @@ mod tests {
     fn malformed_references() {
         assert!(run("${").unwrap_err()[0].message.contains("unterminated"));
         assert!(run("${PW").unwrap_err()[0].message.contains("unterminated"));
-        assert!(run("${}").unwrap_err()[0].message.contains("invalid variable"));
-        assert!(run("${1A}").unwrap_err()[0].message.contains("invalid variable"));
-        assert!(run("${A-B}").unwrap_err()[0].message.contains("invalid variable"));
+        assert!(
+            run("${}").unwrap_err()[0]
+                .message
+                .contains("invalid variable")
+        );
+        assert!(
+            run("${1A}").unwrap_err()[0]
+                .message
+                .contains("invalid variable")
+        );
+        assert!(
+            run("${A-B}").unwrap_err()[0]
+                .message
+                .contains("invalid variable")
+        );
         assert!(run("${A:-${B}}").unwrap_err()[0].message.contains("nested"));
         // All problems in one scalar are reported.
         assert_eq!(run("${X} ${Y}").unwrap_err().len(), 2);

@@ -58,8 +58,12 @@ pub use crate::interpolate::{Env, ProcessEnv};
 pub use crate::model::Config;
 pub use crate::model::common::{ColumnRules, SnapshotMode, TableFilter};
 pub use crate::model::http::Http as HttpConfig;
-pub use crate::model::log::{Format, Kafka, KafkaOptions, KafkaValue, Log as LogConfig, SchemaRegistry};
-pub use crate::model::sink::{Batch, OnError, RedisSink, RedisValue, SearchSink, Sink, SinkKind, SqlSink};
+pub use crate::model::log::{
+    Format, Kafka, KafkaOptions, KafkaValue, Log as LogConfig, SchemaRegistry,
+};
+pub use crate::model::sink::{
+    Batch, OnError, RedisSink, RedisValue, SearchSink, Sink, SinkKind, SqlSink,
+};
 pub use crate::model::source::{MysqlSource, PostgresSource, SnapshotLocking, Source, SourceKind};
 pub use crate::precheck::MAX_CONFIG_BYTES;
 pub use crate::value::conn_url::ConnUrl;
@@ -87,7 +91,9 @@ pub fn load_with_env(path: impl AsRef<Path>, env: &dyn Env) -> Result<Config, Co
         }])
     };
     let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot open: {e}"), None))?;
-    let meta = file.metadata().map_err(|e| fail(format!("cannot read: {e}"), None))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| fail(format!("cannot read: {e}"), None))?;
     if meta.is_dir() {
         return Err(fail("is a directory, not a config file".to_owned(), None));
     }
@@ -130,17 +136,22 @@ fn load_inner(text: &str, base_dir: &Path, env: &dyn Env) -> Result<Config, Vec<
     let mut root = match root {
         Some(r) if !r.is_null() => r,
         _ => {
-            return Err(vec![Problem::at(
-                Pos::START,
-                "config is empty; expected keys sources, log, sinks",
-            )
-            .with_hint("start from one of the files in config/examples/")]);
+            return Err(vec![
+                Problem::at(
+                    Pos::START,
+                    "config is empty; expected keys sources, log, sinks",
+                )
+                .with_hint("start from one of the files in config/examples/"),
+            ]);
         }
     };
     if !matches!(root.kind, NodeKind::Map(_)) {
         return Err(vec![Problem::at(
             root.pos,
-            format!("the config must be a mapping with keys sources, log, sinks, found {}", root.describe()),
+            format!(
+                "the config must be a mapping with keys sources, log, sinks, found {}",
+                root.describe()
+            ),
         )]);
     }
     let mut problems = Vec::new();
@@ -178,7 +189,8 @@ fn deserialize_sections(root: &Node) -> Result<validate::RawConfig, Vec<Problem>
                 Err(p) => problems.push(p),
             },
             other => {
-                let mut p = Problem::at(e.key_pos, format!("unknown key `{other}`")).with_path(path);
+                let mut p =
+                    Problem::at(e.key_pos, format!("unknown key `{other}`")).with_path(path);
                 p.hint = suggest::hint_for(other, TOP_KEYS);
                 problems.push(p);
             }
@@ -190,7 +202,9 @@ fn deserialize_sections(root: &Node) -> Result<validate::RawConfig, Vec<Problem>
             problems.push(
                 Problem::at(root.pos, format!("required key `{required}` is missing"))
                     .with_path(top.key(required))
-                    .with_hint("the top level needs `sources` and `log`; `sinks` and `http` are optional"),
+                    .with_hint(
+                        "the top level needs `sources` and `log`; `sinks` and `http` are optional",
+                    ),
             );
         }
     }
@@ -212,9 +226,12 @@ where
 {
     let NodeKind::Seq(items) = &node.kind else {
         problems.push(
-            Problem::at(node.pos, format!("expected a list, found {}", node.describe()))
-                .with_path(path.clone())
-                .with_hint("write each entry on its own line starting with `- `"),
+            Problem::at(
+                node.pos,
+                format!("expected a list, found {}", node.describe()),
+            )
+            .with_path(path.clone())
+            .with_hint("write each entry on its own line starting with `- `"),
         );
         return None;
     };

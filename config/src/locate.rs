@@ -47,7 +47,10 @@ pub(crate) fn key_pos(root: &Node, path: &KeyPath) -> Pos {
 
 /// The scalar at `path`, if there is one: for refining positions inside it.
 pub(crate) fn scalar_start(root: &Node, path: &KeyPath) -> Option<Pos> {
-    walk(root, path).0.and_then(|n| n.as_scalar()).and_then(|s| s.exact)
+    walk(root, path)
+        .0
+        .and_then(|n| n.as_scalar())
+        .and_then(|s| s.exact)
 }
 
 #[cfg(test)]
@@ -57,11 +60,21 @@ mod tests {
 
     #[test]
     fn finds_keys_values_and_ancestors() {
-        let root = parse("sinks:\n  - name: a\n    redis:\n      url: x\n").unwrap().unwrap();
-        let p = KeyPath::root().key("sinks").index(0).key("redis").key("url");
+        let root = parse("sinks:\n  - name: a\n    redis:\n      url: x\n")
+            .unwrap()
+            .unwrap();
+        let p = KeyPath::root()
+            .key("sinks")
+            .index(0)
+            .key("redis")
+            .key("url");
         assert_eq!(value_pos(&root, &p), Pos { line: 4, col: 12 });
         assert_eq!(key_pos(&root, &p), Pos { line: 4, col: 7 });
-        let missing = KeyPath::root().key("sinks").index(0).key("batch").key("max_rows");
+        let missing = KeyPath::root()
+            .key("sinks")
+            .index(0)
+            .key("batch")
+            .key("max_rows");
         assert_eq!(value_pos(&root, &missing), Pos { line: 2, col: 5 });
         let beyond = KeyPath::root().key("sinks").index(7);
         assert_eq!(value_pos(&root, &beyond), Pos { line: 2, col: 3 });

@@ -47,7 +47,10 @@ pub(crate) fn check_utf8(bytes: &[u8]) -> Result<&str, Problem> {
 pub(crate) fn check_tabs(text: &str) -> Vec<Problem> {
     let mut problems = Vec::new();
     for (i, line) in text.split('\n').enumerate() {
-        let lead: String = line.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+        let lead: String = line
+            .chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .collect();
         let rest_is_blank = line.trim().is_empty();
         if rest_is_blank {
             continue;

@@ -37,12 +37,16 @@ fn is_float(text: &str) -> bool {
     };
     let mantissa_ok = match mantissa.split_once('.') {
         Some(("", frac)) => all(frac, |c| c.is_ascii_digit()),
-        Some((int, frac)) => all(int, |c| c.is_ascii_digit()) && frac.chars().all(|c| c.is_ascii_digit()),
+        Some((int, frac)) => {
+            all(int, |c| c.is_ascii_digit()) && frac.chars().all(|c| c.is_ascii_digit())
+        }
         None => all(mantissa, |c| c.is_ascii_digit()),
     };
     let exp_ok = match exp {
         None => true,
-        Some(e) => all(e.strip_prefix(['-', '+']).unwrap_or(e), |c| c.is_ascii_digit()),
+        Some(e) => all(e.strip_prefix(['-', '+']).unwrap_or(e), |c| {
+            c.is_ascii_digit()
+        }),
     };
     mantissa_ok && exp_ok
 }
@@ -72,7 +76,10 @@ pub(crate) fn resolve(text: &str) -> Resolved<'_> {
         None => {}
     }
     if is_float(text) {
-        let t = text.replace(".inf", "inf").replace(".Inf", "inf").replace(".INF", "inf");
+        let t = text
+            .replace(".inf", "inf")
+            .replace(".Inf", "inf")
+            .replace(".INF", "inf");
         if let Ok(f) = t.parse::<f64>() {
             return Resolved::Float(f);
         }
@@ -95,7 +102,10 @@ mod tests {
         assert_eq!(resolve("0x1F"), Resolved::Int(31));
         assert_eq!(resolve("0o17"), Resolved::Int(15));
         assert_eq!(resolve("0x"), Resolved::Str("0x"));
-        assert_eq!(resolve("99999999999999999999999999999999999999999"), Resolved::IntTooLarge);
+        assert_eq!(
+            resolve("99999999999999999999999999999999999999999"),
+            Resolved::IntTooLarge
+        );
         assert_eq!(resolve("1.5"), Resolved::Float(1.5));
         assert_eq!(resolve(".5e3"), Resolved::Float(500.0));
         assert_eq!(resolve("-.inf"), Resolved::Float(f64::NEG_INFINITY));

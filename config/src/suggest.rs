@@ -48,7 +48,14 @@ pub(crate) fn hint_for(word: &str, candidates: &[&str]) -> Option<String> {
 mod tests {
     use super::*;
 
-    const KEYS: &[&str] = &["batch_size", "batch", "on_error", "tables", "source", "name"];
+    const KEYS: &[&str] = &[
+        "batch_size",
+        "batch",
+        "on_error",
+        "tables",
+        "source",
+        "name",
+    ];
 
     #[test]
     fn suggests_close_words() {
@@ -70,6 +77,9 @@ mod tests {
     fn hint_lists_when_nothing_close() {
         let h = hint_for("zzz", &["json", "avro"]).unwrap();
         assert_eq!(h, "expected one of `json`, `avro`");
-        assert_eq!(hint_for("jsn", &["json", "avro"]).unwrap(), "did you mean `json`?");
+        assert_eq!(
+            hint_for("jsn", &["json", "avro"]).unwrap(),
+            "did you mean `json`?"
+        );
     }
 }

@@ -126,7 +126,9 @@ impl Builder {
                 pos,
                 format!("document expands to more than {MAX_NODES} nodes"),
             )
-            .with_hint("a rowlog config is small; check aliases (*name) that repeat large anchors"));
+            .with_hint(
+                "a rowlog config is small; check aliases (*name) that repeat large anchors",
+            ));
         }
         Ok(())
     }
@@ -198,11 +200,11 @@ fn check_tag(tag: Option<&Tag>, pos: Pos) -> Result<bool, Problem> {
     match tag.core_suffix() {
         Some("str") => Ok(true),
         Some(_) => Ok(false),
-        None => Err(Problem::at(
-            pos,
-            format!("unsupported YAML tag `{}`", tag.original()),
-        )
-        .with_hint("remove the tag; rowlog reads plain values, `!!str` is the only tag needed")),
+        None => Err(
+            Problem::at(pos, format!("unsupported YAML tag `{}`", tag.original())).with_hint(
+                "remove the tag; rowlog reads plain values, `!!str` is the only tag needed",
+            ),
+        ),
     }
 }
 
@@ -344,8 +346,13 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, Problem> {
             }
             Event::Alias(id) => {
                 let Some(target) = b.anchors.get(&id) else {
-                    return Err(Problem::at(pos, "alias refers to an anchor that is not complete yet")
-                        .with_hint("an alias (*name) cannot point into the node that defines its anchor"));
+                    return Err(Problem::at(
+                        pos,
+                        "alias refers to an anchor that is not complete yet",
+                    )
+                    .with_hint(
+                        "an alias (*name) cannot point into the node that defines its anchor",
+                    ));
                 };
                 let mut copy = target.clone();
                 b.count(pos, copy.size)?;

@@ -66,7 +66,11 @@ fn hint(s: impl Into<String>) -> Option<String> {
 }
 
 /// Check everything; fill in derived defaults; return the typed config.
-pub(crate) fn validate(raw: RawConfig, root: &Node, base_dir: &Path) -> Result<Config, Vec<Problem>> {
+pub(crate) fn validate(
+    raw: RawConfig,
+    root: &Node,
+    base_dir: &Path,
+) -> Result<Config, Vec<Problem>> {
     let mut cx = Ctx {
         root,
         base_dir,
@@ -109,11 +113,7 @@ fn check_name(cx: &mut Ctx<'_>, path: &KeyPath, name: &str) {
 }
 
 /// Report the second and later uses of a name.
-fn check_unique<'n>(
-    cx: &mut Ctx<'_>,
-    what: &str,
-    names: impl Iterator<Item = (&'n str, KeyPath)>,
-) {
+fn check_unique<'n>(cx: &mut Ctx<'_>, what: &str, names: impl Iterator<Item = (&'n str, KeyPath)>) {
     let mut seen: HashMap<&str, Pos> = HashMap::new();
     for (name, path) in names {
         let pos = locate::value_pos(cx.root, &path);
@@ -167,13 +167,19 @@ fn check_slot_like(cx: &mut Ctx<'_>, path: &KeyPath, value: &str, what: &str) {
 
 /// `parts` dot-separated names, with `*`/`?` wildcards when `wild`.
 fn check_pattern(cx: &mut Ctx<'_>, path: &KeyPath, pat: &str, parts: usize, wild: bool) {
-    let what = if parts == 2 { "schema.table" } else { "schema.table.column" };
+    let what = if parts == 2 {
+        "schema.table"
+    } else {
+        "schema.table.column"
+    };
     let split: Vec<&str> = pat.split('.').collect();
     let ok = split.len() == parts
         && split.iter().all(|p| {
             !p.is_empty()
                 && p.chars().all(|c| {
-                    c.is_alphanumeric() || matches!(c, '_' | '$' | '-') || (wild && matches!(c, '*' | '?'))
+                    c.is_alphanumeric()
+                        || matches!(c, '_' | '$' | '-')
+                        || (wild && matches!(c, '*' | '?'))
                 })
         });
     if !ok {
@@ -221,7 +227,11 @@ fn check_keys(cx: &mut Ctx<'_>, path: &KeyPath, keys: &KeyOverrides) {
             );
         }
         if cols.is_empty() {
-            cx.value(&p, "a key needs at least one column", hint("list the columns, e.g. [id, ts]"));
+            cx.value(
+                &p,
+                "a key needs at least one column",
+                hint("list the columns, e.g. [id, ts]"),
+            );
         }
         for (i, c) in cols.iter().enumerate() {
             if c.trim().is_empty() {
@@ -240,7 +250,11 @@ fn check_url(cx: &mut Ctx<'_>, path: &KeyPath, url: &ConnUrl, schemes: &[&str], 
             format!("URL scheme `{}` is not accepted here", url.scheme()),
             hint(format!(
                 "use {}, e.g. {example}",
-                schemes.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(" or ")
+                schemes
+                    .iter()
+                    .map(|s| format!("{s}://"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             )),
         );
     } else if url.host().is_none() {
@@ -286,7 +300,8 @@ fn read_password_file(base_dir: &Path, file: &Path) -> Result<Secret, String> {
     } else {
         base_dir.join(file)
     };
-    let meta = std::fs::metadata(&full).map_err(|e| format!("cannot read `{}`: {e}", full.display()))?;
+    let meta =
+        std::fs::metadata(&full).map_err(|e| format!("cannot read `{}`: {e}", full.display()))?;
     if !meta.is_file() {
         return Err(format!("`{}` is not a regular file", full.display()));
     }
@@ -297,8 +312,10 @@ fn read_password_file(base_dir: &Path, file: &Path) -> Result<Secret, String> {
             meta.len()
         ));
     }
-    let bytes = std::fs::read(&full).map_err(|e| format!("cannot read `{}`: {e}", full.display()))?;
-    let text = String::from_utf8(bytes).map_err(|_| format!("`{}` is not valid UTF-8", full.display()))?;
+    let bytes =
+        std::fs::read(&full).map_err(|e| format!("cannot read `{}`: {e}", full.display()))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| format!("`{}` is not valid UTF-8", full.display()))?;
     let trimmed = text.trim_end_matches(['\n', '\r']);
     if trimmed.is_empty() {
         return Err(format!("`{}` is empty", full.display()));
@@ -370,7 +387,10 @@ fn check_sources(cx: &mut Ctx<'_>, path: &KeyPath, raw: Vec<RawSource>) -> Vec<S
                 cx.value(
                     &sp,
                     "the source has no kind",
-                    hint(format!("add exactly one of {}", suggest::list(SOURCE_KINDS))),
+                    hint(format!(
+                        "add exactly one of {}",
+                        suggest::list(SOURCE_KINDS)
+                    )),
                 );
                 None
             }
@@ -423,7 +443,11 @@ fn check_postgres_source(
     check_keys(cx, &path.key("keys"), &pg.keys);
 }
 
-fn check_mysql_source(cx: &mut Ctx<'_>, path: &KeyPath, my: &mut crate::model::source::MysqlSource) {
+fn check_mysql_source(
+    cx: &mut Ctx<'_>,
+    path: &KeyPath,
+    my: &mut crate::model::source::MysqlSource,
+) {
     check_url(
         cx,
         &path.key("url"),
@@ -495,7 +519,10 @@ fn check_log(cx: &mut Ctx<'_>, path: &KeyPath, log: &mut Log) {
     if !(1..=10_000).contains(&log.partitions) {
         cx.value(
             &path.key("partitions"),
-            format!("partitions must be from 1 to 10000, found {}", log.partitions),
+            format!(
+                "partitions must be from 1 to 10000, found {}",
+                log.partitions
+            ),
             None,
         );
     }
@@ -518,10 +545,20 @@ fn check_log(cx: &mut Ctx<'_>, path: &KeyPath, log: &mut Log) {
     }
     if let Some(reg) = &mut log.schema_registry {
         let rp = path.key("schema_registry");
-        check_url(cx, &rp.key("url"), &reg.url, &["http", "https"], "http://127.0.0.1:8081");
+        check_url(
+            cx,
+            &rp.key("url"),
+            &reg.url,
+            &["http", "https"],
+            "http://127.0.0.1:8081",
+        );
         check_credentials(cx, &rp, reg);
         if reg.username.is_none() && (reg.password.is_some() || reg.password_file.is_some()) {
-            cx.value(&rp, "a password is set but no `username`", hint("add username"));
+            cx.value(
+                &rp,
+                "a password is set but no `username`",
+                hint("add username"),
+            );
         }
     }
 }
@@ -564,7 +601,10 @@ fn check_sinks(
         if !(1..=1_000_000).contains(&s.batch.max_rows) {
             cx.value(
                 &bp.key("max_rows"),
-                format!("max_rows must be from 1 to 1000000, found {}", s.batch.max_rows),
+                format!(
+                    "max_rows must be from 1 to 1000000, found {}",
+                    s.batch.max_rows
+                ),
                 None,
             );
         }
@@ -602,14 +642,32 @@ fn check_sinks(
             continue;
         }
         let kind = if let Some(mut k) = s.postgres {
-            check_sql_sink(cx, &sp.key("postgres"), &mut k, &["postgres", "postgresql"], "postgres://rowlog@127.0.0.1:5432/replica");
+            check_sql_sink(
+                cx,
+                &sp.key("postgres"),
+                &mut k,
+                &["postgres", "postgresql"],
+                "postgres://rowlog@127.0.0.1:5432/replica",
+            );
             SinkKind::Postgres(k)
         } else if let Some(mut k) = s.mysql {
-            check_sql_sink(cx, &sp.key("mysql"), &mut k, &["mysql", "mariadb"], "mysql://rowlog@127.0.0.1:3306/replica");
+            check_sql_sink(
+                cx,
+                &sp.key("mysql"),
+                &mut k,
+                &["mysql", "mariadb"],
+                "mysql://rowlog@127.0.0.1:3306/replica",
+            );
             SinkKind::Mysql(k)
         } else if let Some(mut k) = s.redis {
             let kp = sp.key("redis");
-            check_url(cx, &kp.key("url"), &k.url, &["redis", "rediss"], "redis://127.0.0.1:6379/0");
+            check_url(
+                cx,
+                &kp.key("url"),
+                &k.url,
+                &["redis", "rediss"],
+                "redis://127.0.0.1:6379/0",
+            );
             check_credentials(cx, &kp, &mut k);
             check_key_template(cx, &kp.key("key_template"), &k.key_template);
             if let Some(ttl) = k.ttl {
@@ -624,11 +682,21 @@ fn check_sinks(
             SinkKind::Redis(k)
         } else if let Some(mut k) = s.search {
             let kp = sp.key("search");
-            check_url(cx, &kp.key("url"), &k.url, &["http", "https"], "http://127.0.0.1:9200");
+            check_url(
+                cx,
+                &kp.key("url"),
+                &k.url,
+                &["http", "https"],
+                "http://127.0.0.1:9200",
+            );
             check_credentials(cx, &kp, &mut k);
             check_index_template(cx, &kp.key("index_template"), &k.index_template);
             if k.username.is_none() && (k.password.is_some() || k.password_file.is_some()) {
-                cx.value(&kp, "a password is set but no `username`", hint("add username"));
+                cx.value(
+                    &kp,
+                    "a password is set but no `username`",
+                    hint("add username"),
+                );
             }
             SinkKind::Search(k)
         } else {
@@ -646,7 +714,13 @@ fn check_sinks(
     out
 }
 
-fn check_duration_range(cx: &mut Ctx<'_>, path: &KeyPath, d: Duration, min: Duration, max: Duration) {
+fn check_duration_range(
+    cx: &mut Ctx<'_>,
+    path: &KeyPath,
+    d: Duration,
+    min: Duration,
+    max: Duration,
+) {
     if d < min || d > max {
         cx.value(
             path,
@@ -656,15 +730,29 @@ fn check_duration_range(cx: &mut Ctx<'_>, path: &KeyPath, d: Duration, min: Dura
     }
 }
 
-fn check_sql_sink(cx: &mut Ctx<'_>, path: &KeyPath, k: &mut SqlSink, schemes: &[&str], example: &str) {
+fn check_sql_sink(
+    cx: &mut Ctx<'_>,
+    path: &KeyPath,
+    k: &mut SqlSink,
+    schemes: &[&str],
+    example: &str,
+) {
     check_url(cx, &path.key("url"), &k.url, schemes, example);
     check_credentials(cx, path, k);
-    check_sql_ident(cx, &path.key("offsets_table"), &k.offsets_table, "table name");
+    check_sql_ident(
+        cx,
+        &path.key("offsets_table"),
+        &k.offsets_table,
+        "table name",
+    );
     for (from, to) in &k.table_map {
         let p = path.key("table_map").key(from);
         let ok = |t: &str| {
             let parts: Vec<&str> = t.split('.').collect();
-            parts.len() == 2 && parts.iter().all(|s| !s.is_empty() && !s.contains(['*', '?']))
+            parts.len() == 2
+                && parts
+                    .iter()
+                    .all(|s| !s.is_empty() && !s.contains(['*', '?']))
         };
         if !ok(from) {
             cx.key(
@@ -696,9 +784,12 @@ fn template_error(cx: &mut Ctx<'_>, path: &KeyPath, offset: usize, why: String, 
 }
 
 fn check_key_template(cx: &mut Ctx<'_>, path: &KeyPath, t: &str) {
-    const H: &str = "use {table}, {schema}, {database}, {source}, {key} or key column names like {id}";
+    const H: &str =
+        "use {table}, {schema}, {database}, {source}, {key} or key column names like {id}";
     match parse_template(t) {
-        Err((offset, why)) => template_error(cx, path, offset, format!("invalid key template: {why}"), H),
+        Err((offset, why)) => {
+            template_error(cx, path, offset, format!("invalid key template: {why}"), H)
+        }
         Ok(pieces) => {
             if placeholders(&pieces).all(|p| TABLE_PLACEHOLDERS.contains(&p)) {
                 cx.value(
@@ -714,7 +805,13 @@ fn check_key_template(cx: &mut Ctx<'_>, path: &KeyPath, t: &str) {
 fn check_index_template(cx: &mut Ctx<'_>, path: &KeyPath, t: &str) {
     const H: &str = "use {table}, {schema}, {database} and {source}";
     match parse_template(t) {
-        Err((offset, why)) => template_error(cx, path, offset, format!("invalid index template: {why}"), H),
+        Err((offset, why)) => template_error(
+            cx,
+            path,
+            offset,
+            format!("invalid index template: {why}"),
+            H,
+        ),
         Ok(pieces) => {
             for p in placeholders(&pieces) {
                 if !TABLE_PLACEHOLDERS.contains(&p) {
@@ -722,7 +819,11 @@ fn check_index_template(cx: &mut Ctx<'_>, path: &KeyPath, t: &str) {
                         Some(m) => format!("did you mean `{{{m}}}`?"),
                         None => H.to_owned(),
                     };
-                    cx.value(path, format!("unknown placeholder `{{{p}}}` in index template"), hint(h));
+                    cx.value(
+                        path,
+                        format!("unknown placeholder `{{{p}}}` in index template"),
+                        hint(h),
+                    );
                 }
             }
             let literal: String = pieces
@@ -732,10 +833,13 @@ fn check_index_template(cx: &mut Ctx<'_>, path: &KeyPath, t: &str) {
                     crate::value::template::Piece::Placeholder(_) => None,
                 })
                 .collect();
-            if literal
-                .chars()
-                .any(|c| c.is_uppercase() || matches!(c, '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ' ' | ',' | '#' | ':'))
-            {
+            if literal.chars().any(|c| {
+                c.is_uppercase()
+                    || matches!(
+                        c,
+                        '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ' ' | ',' | '#' | ':'
+                    )
+            }) {
                 cx.value(
                     path,
                     "index names must be lower case without \\ / * ? \" < > | , # : or spaces",

@@ -1,6 +1,9 @@
 //! Every malformed config under `tests/bad/` fails to load with an error at the
 //! expected `line:column`, key path and message (table in `tests/bad/EXPECTED`).
 
+// Test helpers outside #[test] functions may fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -110,7 +113,10 @@ fn ten_megabyte_file_is_rejected_before_parsing() {
 #[test]
 fn unreadable_paths_are_reported_not_panicked() {
     let e = load_with_env(bad_dir().join("no-such-file.yaml"), &env()).unwrap_err();
-    assert!(e.to_string().contains("no-such-file.yaml: cannot open"), "{e}");
+    assert!(
+        e.to_string().contains("no-such-file.yaml: cannot open"),
+        "{e}"
+    );
     let e = load_with_env(bad_dir(), &env()).unwrap_err();
     assert!(e.to_string().contains("is a directory"), "{e}");
 }
@@ -145,8 +151,14 @@ sinks:
     let e = load(text).unwrap_err();
     let lines: Vec<String> = e.iter().map(|e| e.to_string()).collect();
     assert_eq!(lines.len(), 2, "{e}");
-    assert!(lines[0].starts_with("t.yaml:5:17: sources[0].postgres.snapshot: unknown value"), "{e}");
-    assert!(lines[1].starts_with("t.yaml:7:46: sources[1].mysql.snapshot_lock: unknown key"), "{e}");
+    assert!(
+        lines[0].starts_with("t.yaml:5:17: sources[0].postgres.snapshot: unknown value"),
+        "{e}"
+    );
+    assert!(
+        lines[1].starts_with("t.yaml:7:46: sources[1].mysql.snapshot_lock: unknown key"),
+        "{e}"
+    );
     assert!(lines[1].contains("did you mean `snapshot_locking`?"), "{e}");
     // ... and once the structure is right, every semantic problem at once.
     let fixed = text
@@ -173,12 +185,18 @@ fn interpolated_values_feed_typed_fields_but_quotes_keep_strings() {
     let base = "sources:\n  - name: a\n    mysql:\n      url: mysql://h\n      server_id: SERVER\nlog:\n  kafka: { brokers: ['h:1'] }\n";
     let env = BTreeMap::from([("SID".to_owned(), "42".to_owned())]);
     let c = rowlog_config::load_str(&base.replace("SERVER", "${SID}"), "t.yaml", &env).unwrap();
-    let rowlog_config::SourceKind::Mysql(m) = &c.sources[0].kind else { panic!("kind") };
+    let rowlog_config::SourceKind::Mysql(m) = &c.sources[0].kind else {
+        panic!("kind")
+    };
     assert_eq!(m.server_id, 42);
-    let e = rowlog_config::load_str(&base.replace("SERVER", "\"${SID}\""), "t.yaml", &env).unwrap_err();
+    let e =
+        rowlog_config::load_str(&base.replace("SERVER", "\"${SID}\""), "t.yaml", &env).unwrap_err();
     assert!(e.to_string().contains("remove the quotes"), "{e}");
     // A variable's value can never add structure: it stays one scalar.
     let env = BTreeMap::from([("SID".to_owned(), "1, extra: 2}".to_owned())]);
     let e = rowlog_config::load_str(&base.replace("SERVER", "${SID}"), "t.yaml", &env).unwrap_err();
-    assert!(e.to_string().contains("server_id: expected a whole number"), "{e}");
+    assert!(
+        e.to_string().contains("server_id: expected a whole number"),
+        "{e}"
+    );
 }

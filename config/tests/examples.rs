@@ -1,6 +1,9 @@
 //! Every file in `config/examples/` is a complete, valid config, and its printed
 //! effective form loads back to the same thing.
 
+// Test helpers outside #[test] functions may fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -50,8 +53,12 @@ fn printed_config_round_trips() {
     for path in examples() {
         let config = rowlog_config::load_with_env(&path, &env).unwrap();
         let printed = config.redacted_yaml();
-        let again = rowlog_config::load_str(&printed, "printed.yaml", &env)
-            .unwrap_or_else(|e| panic!("{}: printed form does not load:\n{e}\n{printed}", path.display()));
+        let again = rowlog_config::load_str(&printed, "printed.yaml", &env).unwrap_or_else(|e| {
+            panic!(
+                "{}: printed form does not load:\n{e}\n{printed}",
+                path.display()
+            )
+        });
         assert_eq!(again.redacted_yaml(), printed, "{}", path.display());
     }
 }
@@ -60,7 +67,9 @@ fn printed_config_round_trips() {
 fn defaults_are_filled_in() {
     let text = "sources:\n  - name: my-app\n    postgres: { url: 'postgres://h/db' }\nlog:\n  kafka: { brokers: ['h:9092'] }\nsinks:\n  - { name: c, source: my-app, redis: { url: 'redis://h' } }\n";
     let c = rowlog_config::load_str(text, "t.yaml", &BTreeMap::new()).unwrap();
-    let rowlog_config::SourceKind::Postgres(pg) = &c.sources[0].kind else { panic!("kind") };
+    let rowlog_config::SourceKind::Postgres(pg) = &c.sources[0].kind else {
+        panic!("kind")
+    };
     assert_eq!(pg.slot_name(), "rowlog_my_app");
     assert_eq!(pg.publication_name(), "rowlog_my_app");
     assert_eq!(pg.snapshot, rowlog_config::SnapshotMode::Initial);
@@ -72,6 +81,8 @@ fn defaults_are_filled_in() {
     assert_eq!(s.batch.max_rows, 1000);
     assert_eq!(s.batch.max_wait.as_millis(), 200);
     assert_eq!(s.on_error, rowlog_config::OnError::DeadLetter);
-    let rowlog_config::SinkKind::Redis(r) = &s.kind else { panic!("kind") };
+    let rowlog_config::SinkKind::Redis(r) = &s.kind else {
+        panic!("kind")
+    };
     assert_eq!(r.key_template, "{schema}.{table}:{key}");
 }

@@ -1,12 +1,18 @@
 //! The loader never panics (or overflows its stack) on any input: random bytes,
 //! YAML-ish token soup, and random edits of the example configs.
 
+// Test helpers outside #[test] functions may fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
 fn env() -> BTreeMap<String, String> {
-    BTreeMap::from([("A".to_owned(), "1".to_owned()), ("B".to_owned(), "x: y".to_owned())])
+    BTreeMap::from([
+        ("A".to_owned(), "1".to_owned()),
+        ("B".to_owned(), "x: y".to_owned()),
+    ])
 }
 
 fn examples() -> Vec<String> {
@@ -20,11 +26,64 @@ fn examples() -> Vec<String> {
 }
 
 const TOKENS: &[&str] = &[
-    "sources:", "log:", "sinks:", "http:", "kafka:", "brokers:", "- ", "  ", "    ", "\n", ": ", "name: a",
-    "postgres:", "mysql:", "redis:", "search:", "url: ", "postgres://h/d", "redis://h", "[", "]", "{", "}",
-    ",", "&a ", "*a", "!!str ", "!x ", "'", "\"", "|", ">", "#", "---", "...", "${A}", "${B}", "${", "$${",
-    "${C:-d}", "~", "null", "true", "0x1F", "-5", "99999999999999999999999", "1.5e3", ".inf", "200ms", "?",
-    "%YAML 1.2", "\t", "\u{feff}", "é", "server_id: ", "batch:", "max_rows: ", "<<: *a",
+    "sources:",
+    "log:",
+    "sinks:",
+    "http:",
+    "kafka:",
+    "brokers:",
+    "- ",
+    "  ",
+    "    ",
+    "\n",
+    ": ",
+    "name: a",
+    "postgres:",
+    "mysql:",
+    "redis:",
+    "search:",
+    "url: ",
+    "postgres://h/d",
+    "redis://h",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    "&a ",
+    "*a",
+    "!!str ",
+    "!x ",
+    "'",
+    "\"",
+    "|",
+    ">",
+    "#",
+    "---",
+    "...",
+    "${A}",
+    "${B}",
+    "${",
+    "$${",
+    "${C:-d}",
+    "~",
+    "null",
+    "true",
+    "0x1F",
+    "-5",
+    "99999999999999999999999",
+    "1.5e3",
+    ".inf",
+    "200ms",
+    "?",
+    "%YAML 1.2",
+    "\t",
+    "\u{feff}",
+    "é",
+    "server_id: ",
+    "batch:",
+    "max_rows: ",
+    "<<: *a",
 ];
 
 proptest! {
@@ -66,10 +125,20 @@ proptest! {
 #[test]
 fn pathological_inputs() {
     let deep_flow = format!("a: {}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let deep_block: String = (0..2000).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect();
+    let deep_block: String = (0..2000)
+        .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+        .collect();
     let long_line = format!("a: {}", "x".repeat(1_000_000));
     let many_keys: String = (0..40_000).map(|i| format!("k{i}: v\n")).collect();
-    for text in [deep_flow, deep_block, long_line, many_keys, "{---".to_owned(), "[{".to_owned(), "&a [*a]".to_owned()] {
+    for text in [
+        deep_flow,
+        deep_block,
+        long_line,
+        many_keys,
+        "{---".to_owned(),
+        "[{".to_owned(),
+        "&a [*a]".to_owned(),
+    ] {
         let _ = rowlog_config::load_str(&text, "p.yaml", &env());
     }
 }

@@ -1,6 +1,9 @@
 //! Known secret strings never appear in `Debug` of the config, in the printed
 //! config, or in error messages — while the code can still get at them.
 
+// Test helpers outside #[test] functions may fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 
 const SECRETS: &[&str] = &[
@@ -74,23 +77,43 @@ fn secrets_are_redacted_but_reachable() {
     let mut seen = Vec::new();
     for s in &c.sources {
         match &s.kind {
-            rowlog_config::SourceKind::Postgres(p) => seen.push(p.password().unwrap().expose().to_owned()),
-            rowlog_config::SourceKind::Mysql(m) => seen.push(m.password().unwrap().expose().to_owned()),
+            rowlog_config::SourceKind::Postgres(p) => {
+                seen.push(p.password().unwrap().expose().to_owned())
+            }
+            rowlog_config::SourceKind::Mysql(m) => {
+                seen.push(m.password().unwrap().expose().to_owned())
+            }
         }
     }
-    for (_, v) in &c.log.kafka.options.0 {
+    for v in c.log.kafka.options.0.values() {
         seen.push(v.expose().to_owned());
     }
-    seen.push(c.log.schema_registry.as_ref().unwrap().password().unwrap().expose().to_owned());
+    seen.push(
+        c.log
+            .schema_registry
+            .as_ref()
+            .unwrap()
+            .password()
+            .unwrap()
+            .expose()
+            .to_owned(),
+    );
     for s in &c.sinks {
         match &s.kind {
-            rowlog_config::SinkKind::Postgres(k) => seen.push(k.password().unwrap().expose().to_owned()),
-            rowlog_config::SinkKind::Redis(k) => seen.push(k.password().unwrap().expose().to_owned()),
+            rowlog_config::SinkKind::Postgres(k) => {
+                seen.push(k.password().unwrap().expose().to_owned())
+            }
+            rowlog_config::SinkKind::Redis(k) => {
+                seen.push(k.password().unwrap().expose().to_owned())
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
     for s in SECRETS {
-        assert!(seen.iter().any(|v| v == s), "{s} not reachable; got {seen:?}");
+        assert!(
+            seen.iter().any(|v| v == s),
+            "{s} not reachable; got {seen:?}"
+        );
     }
 }
 
@@ -100,7 +123,10 @@ fn secrets_do_not_leak_into_errors() {
     // Feed the secret env var into a number field and break a URL that holds a password.
     let text = config_text(dir.path())
         .replace("server_id: 9", "server_id: ${REDIS_PW}")
-        .replace("postgres://rowlog@127.0.0.1:5433/replica", "postgres://u:pw-URL-2@[bad/replica");
+        .replace(
+            "postgres://rowlog@127.0.0.1:5433/replica",
+            "postgres://u:pw-URL-2@[bad/replica",
+        );
     let e = rowlog_config::load_str(&text, "s.yaml", &env()).unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("server_id"), "{msg}");

@@ -63,7 +63,10 @@ fn percent_decode(s: &str) -> Vec<u8> {
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
         if b[i] == b'%'
-            && let (Some(h), Some(l)) = (b.get(i + 1).and_then(|c| hex(*c)), b.get(i + 2).and_then(|c| hex(*c)))
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).and_then(|c| hex(*c)),
+                b.get(i + 2).and_then(|c| hex(*c)),
+            )
         {
             out.push((h * 16 + l) as u8);
             i += 3;
@@ -114,7 +117,11 @@ mod tests {
     fn password_is_redacted_everywhere() {
         let u = ConnUrl::parse("postgres://bob:p%40ss-XYZ@db:5432/app").unwrap();
         assert_eq!(u.password().unwrap().expose(), "p@ss-XYZ");
-        for shown in [u.to_string(), format!("{u:?}"), serde_saphyr::to_string(&u).unwrap()] {
+        for shown in [
+            u.to_string(),
+            format!("{u:?}"),
+            serde_saphyr::to_string(&u).unwrap(),
+        ] {
             assert!(!shown.contains("ss-XYZ"), "{shown}");
             assert!(shown.contains("bob:***@db"), "{shown}");
         }

@@ -145,7 +145,20 @@ mod tests {
 
     #[test]
     fn rejects_bad_forms() {
-        for bad in ["", "200", "5 s", "5sec", "1.5s", "-1s", "s", "1s1m", "1s1s", "ms5", "99999999999999999999h", "18446744073709551615h"] {
+        for bad in [
+            "",
+            "200",
+            "5 s",
+            "5sec",
+            "1.5s",
+            "-1s",
+            "s",
+            "1s1m",
+            "1s1s",
+            "ms5",
+            "99999999999999999999h",
+            "18446744073709551615h",
+        ] {
             let e = bad.parse::<Duration>();
             assert!(e.is_err(), "{bad:?} parsed");
         }

@@ -86,7 +86,10 @@ mod tests {
             ]
         );
         assert_eq!(placeholders(&p).collect::<Vec<_>>(), ["table", "id"]);
-        assert_eq!(parse_template("plain").unwrap(), vec![Piece::Literal("plain".into())]);
+        assert_eq!(
+            parse_template("plain").unwrap(),
+            vec![Piece::Literal("plain".into())]
+        );
     }
 
     #[test]

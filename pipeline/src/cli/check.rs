@@ -31,12 +31,21 @@ pub fn run(args: &CheckArgs, env: &dyn Env) -> ExitCode {
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let ok = check_files(args, env, &mut stdout.lock(), &mut stderr.lock());
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// The testable core: write results to `out`, diagnostics to `err`; true when all
 /// files are valid.
-pub fn check_files(args: &CheckArgs, env: &dyn Env, out: &mut dyn Write, err: &mut dyn Write) -> bool {
+pub fn check_files(
+    args: &CheckArgs,
+    env: &dyn Env,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> bool {
     let mut all_ok = true;
     let many = args.config.len() > 1;
     for (i, path) in args.config.iter().enumerate() {
