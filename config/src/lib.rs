@@ -224,6 +224,10 @@ fn list<T>(node: &Node, path: &KeyPath, problems: &mut Vec<Problem>) -> Option<V
 where
     T: for<'de> serde::Deserialize<'de>,
 {
+    if node.is_null() {
+        // `sinks:` with nothing after it: an empty list.
+        return Some(Vec::new());
+    }
     let NodeKind::Seq(items) = &node.kind else {
         problems.push(
             Problem::at(

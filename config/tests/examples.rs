@@ -86,3 +86,20 @@ fn defaults_are_filled_in() {
     };
     assert_eq!(r.key_template, "{schema}.{table}:{key}");
 }
+
+#[test]
+fn empty_sinks_key_means_no_sinks() {
+    let text = "sources:\n  - name: a\n    postgres: { url: 'postgres://h/db' }\nlog:\n  kafka: { brokers: ['h:9092'] }\nsinks:\n";
+    let c = rowlog_config::load_str(text, "t.yaml", &BTreeMap::new()).unwrap();
+    assert!(c.sinks.is_empty());
+    let e = rowlog_config::load_str(
+        &text.replace("sinks:\n", "sinks: 5\n"),
+        "t.yaml",
+        &BTreeMap::new(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("t.yaml:6:8: sinks: expected a list"),
+        "{e}"
+    );
+}
