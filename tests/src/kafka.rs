@@ -233,12 +233,12 @@ async fn probe(bootstrap: &str, cluster_id: &str) -> anyhow::Result<()> {
             .create()
             .context("creating Kafka client")?;
         let metadata = consumer
-            .fetch_metadata(None, Duration::from_secs(3))
+            .fetch_metadata(None, Duration::from_secs(2))
             .context("fetching metadata")?;
         if metadata.brokers().is_empty() {
             anyhow::bail!("metadata lists no brokers");
         }
-        let theirs = consumer.client().fetch_cluster_id(Duration::from_secs(3));
+        let theirs = consumer.client().fetch_cluster_id(Duration::from_secs(2));
         if theirs.as_deref() != Some(cluster_id.as_str()) {
             anyhow::bail!("port answered by another broker (cluster id {theirs:?})");
         }

@@ -36,6 +36,9 @@ pub mod process;
 pub mod redis;
 pub mod search;
 
+#[cfg(test)]
+mod port_retry_tests;
+
 pub use kafka::{KafkaOptions, KafkaServer, KafkaStorage};
 pub use mariadb::MariaDbServer;
 pub use postgres::PostgresServer;

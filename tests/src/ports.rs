@@ -15,9 +15,21 @@ const RANGE: std::ops::Range<u16> = 20000..32000;
 
 static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
 
+#[cfg(test)]
+thread_local! {
+    /// Unit tests push ports here that [`free_port`] hands out first (on this
+    /// thread), to make a start attempt hit a taken port.
+    pub(crate) static FORCED_PORTS: std::cell::RefCell<std::collections::VecDeque<u16>> =
+        const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+}
+
 /// A port on 127.0.0.1 that was free a moment ago and that this process has
 /// not handed out before.
 pub fn free_port() -> anyhow::Result<u16> {
+    #[cfg(test)]
+    if let Some(port) = FORCED_PORTS.with(|f| f.borrow_mut().pop_front()) {
+        return Ok(port);
+    }
     for _ in 0..200 {
         let port = fastrand::u16(RANGE);
         if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err() {

@@ -179,7 +179,27 @@ impl ServerProcess {
                 return Err(self.exited_error(status));
             }
             if crate::ports::is_listening(self.port) {
-                match probe().await {
+                // Whoever holds the port may accept and never answer: stop
+                // probing as soon as our child exits.
+                let outcome = {
+                    let exited = async {
+                        loop {
+                            if let Some(status) = self.exit_status() {
+                                return status;
+                            }
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    };
+                    tokio::select! {
+                        result = probe() => Ok(result),
+                        status = exited => Err(status),
+                    }
+                };
+                let result = match outcome {
+                    Ok(result) => result,
+                    Err(status) => return Err(self.exited_error(status)),
+                };
+                match result {
                     Ok(()) => {
                         if let Some(status) = self.exit_status() {
                             return Err(self.exited_error(status));
