@@ -76,3 +76,16 @@ async fn drop_stops_server_and_removes_dir() -> anyhow::Result<()> {
     assert!(!dir.exists(), "{} still exists", dir.display());
     Ok(())
 }
+
+#[tokio::test]
+async fn restart_comes_back_on_the_same_port() -> anyhow::Result<()> {
+    let mut kafka = KafkaServer::start().await?;
+    let port = kafka.port();
+    kafka.create_topic("before", 1).await?;
+    kafka.restart().await?;
+    assert_eq!(kafka.port(), port);
+    // Memory storage: the broker is back and the topic is gone, so it can be
+    // created again (this fails with "already exists" if it survived).
+    kafka.create_topic("before", 1).await?;
+    Ok(())
+}
