@@ -6,3 +6,5 @@
 //! saved [`rowlog_schemas::Position`]. The source trait is defined together
 //! with the first source (issue #4), so that its shape is proven by a real
 //! implementation rather than guessed; nothing is implemented here yet.
+
+pub mod postgres;

@@ -555,7 +555,20 @@ const INTERVAL_FORM: &str = "an ISO 8601 duration such as P1Y2M3DT4H5M6.5S";
 
 impl FromStr for Interval {
     type Err = ValueError;
+    /// The canonical form only (what `Display` writes).
     fn from_str(s: &str) -> Result<Interval, ValueError> {
+        let iv = Interval::from_iso8601(s)?;
+        if iv.to_string() != s {
+            return Err(bad("interval", s, INTERVAL_FORM));
+        }
+        Ok(iv)
+    }
+}
+
+impl Interval {
+    /// Any ISO 8601 duration with signed integer components and fractional
+    /// seconds (`P1Y-2M3DT4H5M6.5S`), as PostgreSQL's `iso_8601` style writes.
+    pub fn from_iso8601(s: &str) -> Result<Interval, ValueError> {
         let err = || bad("interval", s, INTERVAL_FORM);
         let body = s.strip_prefix('P').ok_or_else(err)?;
         let (date_part, time_part) = match body.split_once('T') {
@@ -598,15 +611,11 @@ impl FromStr for Interval {
                 micros += value;
             }
         }
-        let iv = Interval {
+        Ok(Interval {
             months: i32::try_from(months).map_err(|_| err())?,
             days: i32::try_from(days).map_err(|_| err())?,
             micros: i64::try_from(micros).map_err(|_| err())?,
-        };
-        if iv.to_string() != s {
-            return Err(err());
-        }
-        Ok(iv)
+        })
     }
 }
 

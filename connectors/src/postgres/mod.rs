@@ -1,0 +1,3 @@
+//! The PostgreSQL source: pgoutput streaming and consistent snapshots.
+
+pub mod types;
