@@ -7,4 +7,6 @@
 //! with the first source (issue #4), so that its shape is proven by a real
 //! implementation rather than guessed; nothing is implemented here yet.
 
+pub mod error;
+pub mod pattern;
 pub mod postgres;

@@ -1,3 +1,4 @@
 //! The PostgreSQL source: pgoutput streaming and consistent snapshots.
 
+pub mod catalog;
 pub mod types;
