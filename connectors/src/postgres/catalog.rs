@@ -11,11 +11,11 @@
 use std::collections::BTreeMap;
 
 use rowlog_config::model::common::{KeyOverrides, TableFilter};
-use rowlog_schemas::TableId;
 use rowlog_schemas::position::Lsn;
+use rowlog_schemas::{ColumnSchema, TableId, TableSchema};
 use tokio_postgres::Client;
 
-use super::types::CatalogType;
+use super::types::{CatalogType, PgType};
 use crate::error::SourceError;
 use crate::pattern;
 
@@ -305,30 +305,15 @@ pub struct ColumnInfo {
     pub not_null: bool,
 }
 
-/// Live columns of relation `oid`, by attribute number.
+/// Live columns of relation `oid`, by name.
 pub async fn columns(
     client: &Client,
     oid: u32,
 ) -> Result<BTreeMap<String, ColumnInfo>, SourceError> {
-    let rows = client
-        .query(
-            "SELECT attname::text, atttypid, format_type(atttypid, atttypmod), attnotnull
-               FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped
-              ORDER BY attnum",
-            &[&oid],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let c = ColumnInfo {
-                name: r.get(0),
-                type_oid: r.get(1),
-                source_type: r.get(2),
-                not_null: r.get(3),
-            };
-            (c.name.clone(), c)
-        })
+    Ok(columns_ordered(client, oid)
+        .await?
+        .into_iter()
+        .map(|c| (c.name.clone(), c))
         .collect())
 }
 
@@ -350,4 +335,94 @@ pub async fn catalog_type(client: &Client, oid: u32) -> Result<Option<CatalogTyp
             typdelim: ch(4),
         }
     }))
+}
+
+/// Resolved types by OID, so each type is looked up in `pg_type` once.
+#[derive(Debug, Default)]
+pub struct TypeCache {
+    types: std::collections::HashMap<u32, PgType>,
+}
+
+impl TypeCache {
+    /// The decoder for type `oid`, asking `pg_type` about types that are not
+    /// built in (and about their element/base types).
+    pub async fn resolve(&mut self, client: &Client, oid: u32) -> Result<PgType, SourceError> {
+        if let Some(t) = self.types.get(&oid) {
+            return Ok(t.clone());
+        }
+        if let Some(t) = PgType::builtin(oid) {
+            self.types.insert(oid, t.clone());
+            return Ok(t);
+        }
+        // Fetch the chain of catalog rows this type depends on, then resolve.
+        let mut rows = std::collections::HashMap::new();
+        let mut pending = vec![oid];
+        while let Some(o) = pending.pop() {
+            if rows.contains_key(&o) || PgType::builtin(o).is_some() || rows.len() > 32 {
+                continue;
+            }
+            if let Some(ct) = catalog_type(client, o).await? {
+                pending.extend([ct.typelem, ct.typbasetype].into_iter().filter(|x| *x != 0));
+                rows.insert(o, ct);
+            }
+        }
+        let t = PgType::from_catalog(oid, &mut |o| rows.get(&o).cloned());
+        self.types.insert(oid, t.clone());
+        Ok(t)
+    }
+}
+
+/// A captured table's schema with the decoder and source type of each column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableDescription {
+    /// The row-log schema.
+    pub schema: TableSchema,
+    /// Decoder per column, in schema order.
+    pub types: Vec<PgType>,
+}
+
+/// Describes `table` from the catalog (column order, types, nullability).
+pub async fn describe_table(
+    client: &Client,
+    table: &TableInfo,
+    cache: &mut TypeCache,
+) -> Result<TableDescription, SourceError> {
+    let cols = columns_ordered(client, table.oid).await?;
+    let mut columns = Vec::with_capacity(cols.len());
+    let mut types = Vec::with_capacity(cols.len());
+    for c in cols {
+        let t = cache.resolve(client, c.type_oid).await?;
+        columns.push(ColumnSchema {
+            name: c.name,
+            kind: t.kind(),
+            source_type: c.source_type,
+            nullable: !c.not_null,
+        });
+        types.push(t);
+    }
+    let schema = TableSchema::new(table.id.clone(), columns, table.key.clone()).map_err(|e| {
+        SourceError::permanent(format!("{e}; fix the `keys:` override for {}", table.id))
+    })?;
+    Ok(TableDescription { schema, types })
+}
+
+/// Live columns of relation `oid` in attribute order.
+pub async fn columns_ordered(client: &Client, oid: u32) -> Result<Vec<ColumnInfo>, SourceError> {
+    let rows = client
+        .query(
+            "SELECT attname::text, atttypid, format_type(atttypid, atttypmod), attnotnull
+               FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped
+              ORDER BY attnum",
+            &[&oid],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| ColumnInfo {
+            name: r.get(0),
+            type_oid: r.get(1),
+            source_type: r.get(2),
+            not_null: r.get(3),
+        })
+        .collect())
 }

@@ -1,4 +1,5 @@
 //! The PostgreSQL source: pgoutput streaming and consistent snapshots.
 
 pub mod catalog;
+pub mod snapshot;
 pub mod types;
