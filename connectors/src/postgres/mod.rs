@@ -1,5 +1,6 @@
 //! The PostgreSQL source: pgoutput streaming and consistent snapshots.
 
 pub mod catalog;
+pub mod pgoutput;
 pub mod snapshot;
 pub mod types;
