@@ -1,6 +1,7 @@
 //! The PostgreSQL source: pgoutput streaming and consistent snapshots.
 
 pub mod catalog;
+pub mod events;
 pub mod pgoutput;
 pub mod snapshot;
 pub mod types;
