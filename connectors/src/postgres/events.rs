@@ -39,7 +39,7 @@ pub struct CapturedRelation {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     /// A row change (or truncate) to write to the log.
-    Event(ChangeEvent, Arc<TableSchema>),
+    Event(Box<ChangeEvent>, Arc<TableSchema>),
     /// The transaction committed: once every event before this was made
     /// durable, the slot may confirm `end_lsn`.
     Commit {
@@ -294,7 +294,7 @@ impl Assembler {
                 event.table, event.position
             )));
         }
-        Ok(vec![Output::Event(event, schema)])
+        Ok(vec![Output::Event(Box::new(event), schema)])
     }
 }
 
@@ -337,7 +337,7 @@ mod tests {
     fn events(out: Vec<Output>) -> Vec<ChangeEvent> {
         out.into_iter()
             .filter_map(|o| match o {
-                Output::Event(e, _) => Some(e),
+                Output::Event(e, _) => Some(*e),
                 Output::Commit { .. } => None,
             })
             .collect()
