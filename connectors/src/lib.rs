@@ -3,10 +3,11 @@
 //! Each source becomes one module here that turns its database's change
 //! stream (and a consistent initial snapshot) into
 //! [`rowlog_schemas::ChangeEvent`]s in commit order, and that resumes from a
-//! saved [`rowlog_schemas::Position`]. The source trait is defined together
-//! with the first source (issue #4), so that its shape is proven by a real
-//! implementation rather than guessed; nothing is implemented here yet.
+//! saved position. Sources write through [`emit::Emitter`], which the
+//! pipeline implements over the row log; they know nothing about Kafka.
+//! Errors are [`error::SourceError`]s, transient or permanent.
 
+pub mod emit;
 pub mod error;
 pub mod pattern;
 pub mod postgres;

@@ -426,3 +426,59 @@ pub async fn columns_ordered(client: &Client, oid: u32) -> Result<Vec<ColumnInfo
         })
         .collect())
 }
+
+/// A column as a pgoutput Relation message describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireColumn {
+    /// Column name.
+    pub name: String,
+    /// Type OID.
+    pub type_oid: u32,
+    /// `atttypmod`.
+    pub type_modifier: i32,
+}
+
+/// Builds the description of a relation from its Relation message: names
+/// and types come from the message (they describe the rows that follow, even
+/// when the stream lags behind later DDL); the source type text comes from
+/// `format_type`, nullability from the catalog when the column still exists
+/// with the same type (else nullable), and the key from `table`.
+pub async fn describe_relation(
+    client: &Client,
+    table: &TableInfo,
+    wire: &[WireColumn],
+    cache: &mut TypeCache,
+) -> Result<TableDescription, SourceError> {
+    let oids: Vec<u32> = wire.iter().map(|c| c.type_oid).collect();
+    let mods: Vec<i32> = wire.iter().map(|c| c.type_modifier).collect();
+    let formatted = client
+        .query(
+            "SELECT format_type(t.oid, t.typmod) FROM unnest($1::oid[], $2::int4[]) WITH ORDINALITY AS t(oid, typmod, n) ORDER BY n",
+            &[&oids, &mods],
+        )
+        .await?;
+    let live = columns(client, table.oid).await?;
+    let mut columns_out = Vec::with_capacity(wire.len());
+    let mut types = Vec::with_capacity(wire.len());
+    for (c, f) in wire.iter().zip(formatted) {
+        let t = cache.resolve(client, c.type_oid).await?;
+        let nullable = match live.get(&c.name) {
+            Some(l) if l.type_oid == c.type_oid => !l.not_null,
+            _ => true,
+        };
+        columns_out.push(ColumnSchema {
+            name: c.name.clone(),
+            kind: t.kind(),
+            source_type: f.get::<_, Option<String>>(0).unwrap_or_default(),
+            nullable,
+        });
+        types.push(t);
+    }
+    let schema = TableSchema::new(table.id.clone(), columns_out, table.key.clone()).map_err(|e| {
+        SourceError::permanent(format!(
+            "{e}; a key column was dropped or renamed — fix the table's key or the `keys:` override for {}",
+            table.id
+        ))
+    })?;
+    Ok(TableDescription { schema, types })
+}
