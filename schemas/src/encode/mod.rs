@@ -17,6 +17,7 @@
 pub mod avro;
 pub mod json;
 pub(crate) mod text;
+pub mod txmeta;
 pub mod wire;
 
 use crate::event::ChangeEvent;
