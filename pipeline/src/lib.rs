@@ -1,0 +1,4 @@
+//! The `rowlog` library half: the parts of the pipeline that integration tests
+//! (and, later, benchmarks) reach directly. The binary (`main.rs`) is the CLI.
+
+pub mod log;

@@ -1,0 +1,161 @@
+//! State shared between `append` and librdkafka's delivery reports.
+//!
+//! Invariants: a record's seq is assigned under the state lock in the same
+//! critical section that hands it to librdkafka, and its delivery report takes
+//! the same lock, so a report never arrives for a seq the tracker does not know.
+//! Each record holds one permit of `records` and `cost(size)` permits of `bytes`
+//! from the moment it is handed over until its delivery report: those two
+//! semaphores are the in-flight bound. The first failure is kept, closes both
+//! semaphores (waking every blocked `append` with that error) and is published
+//! on the durability watch; the watermark never passes the failed seq.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{DeliveryResult, Message};
+use rdkafka::producer::ProducerContext;
+use tokio::sync::{Semaphore, watch};
+
+use super::classify;
+use crate::log::counters::Counters;
+use crate::log::error::LogError;
+use crate::log::watermark::{Durability, Seq, Tracker};
+
+/// What the lock protects.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) tracker: Tracker,
+    pub(crate) failure: Option<LogError>,
+}
+
+/// Shared by the appender and the delivery callback.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    durability: watch::Sender<Durability>,
+    pub(crate) records: Semaphore,
+    pub(crate) bytes: Semaphore,
+    max_bytes: u32,
+    pub(crate) counters: Counters,
+}
+
+impl Shared {
+    /// Room for `max_records` records and `max_bytes` key+value bytes in flight.
+    pub(crate) fn new(max_records: usize, max_bytes: u32) -> Shared {
+        Shared {
+            state: Mutex::new(State::default()),
+            durability: watch::Sender::new(Durability::default()),
+            records: Semaphore::new(max_records),
+            bytes: Semaphore::new(max_bytes as usize),
+            max_bytes,
+            counters: Counters::default(),
+        }
+    }
+
+    /// Byte permits a record of `size` bytes holds: its size, but at most the
+    /// whole budget, so a record larger than the budget can still go (alone).
+    pub(crate) fn cost(&self, size: usize) -> u32 {
+        u32::try_from(size).unwrap_or(u32::MAX).min(self.max_bytes)
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the tracker half-updated
+        // in a way that breaks its invariants, so keep going.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Durability> {
+        self.durability.subscribe()
+    }
+
+    pub(crate) fn failure(&self) -> Option<LogError> {
+        self.lock().failure.clone()
+    }
+
+    /// `seq` will never be durable: freeze the watermark below it and, if this
+    /// is the first failure, fail the writer with `error`.
+    pub(crate) fn fail(&self, state: &mut State, seq: Seq, error: LogError) {
+        state.tracker.fail(seq);
+        if state.failure.is_none() {
+            tracing::error!(%seq, error = %error, "row log writer failed");
+            state.failure = Some(error);
+            self.records.close();
+            self.bytes.close();
+        }
+        self.publish(state);
+    }
+
+    fn publish(&self, state: &State) {
+        self.durability.send_replace(Durability {
+            watermark: state.tracker.watermark(),
+            failed_at: state.tracker.failed_at(),
+        });
+    }
+
+    /// A delivery report: `error` is `None` when the record is durable.
+    pub(crate) fn settle(&self, seq: Seq, size: usize, error: Option<LogError>) {
+        {
+            let ok = error.is_none();
+            let mut state = self.lock();
+            match error {
+                None => {
+                    if state.tracker.ack(seq) {
+                        self.publish(&state);
+                    }
+                }
+                Some(error) => self.fail(&mut state, seq, error),
+            }
+            self.counters.settled(size as u64, ok);
+        }
+        self.records.add_permits(1);
+        self.bytes.add_permits(self.cost(size) as usize);
+    }
+}
+
+/// The producer context: delivery reports and librdkafka's logs.
+#[derive(Debug, Clone)]
+pub(crate) struct DeliveryContext(pub(crate) Arc<Shared>);
+
+impl ClientContext for DeliveryContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => tracing::error!(target: "librdkafka", fac, "{message}"),
+            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", fac, "{message}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", fac, "{message}")
+            }
+            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", fac, "{message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        // Client-wide errors (all brokers down, …) are retried by librdkafka;
+        // records fail only through their delivery reports.
+        tracing::warn!(target: "librdkafka", error = %error, "{reason}");
+    }
+}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
+        let seq = Seq::new(seq as u64);
+        match result {
+            Ok(message) => self.0.settle(seq, size_of(message), None),
+            Err((err, message)) => {
+                let size = size_of(message);
+                let error = classify::record_error(err, message.topic(), seq, size);
+                self.0.settle(seq, size, Some(error));
+            }
+        }
+    }
+}
+
+fn size_of(message: &impl Message) -> usize {
+    message.key().map_or(0, <[u8]>::len) + message.payload().map_or(0, <[u8]>::len)
+}
