@@ -5,3 +5,4 @@ pub mod events;
 pub mod pgoutput;
 pub mod snapshot;
 pub mod types;
+pub mod walsender;
