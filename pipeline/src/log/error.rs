@@ -36,6 +36,15 @@ pub enum LogError {
         reason: String,
     },
 
+    /// An appender limit out of range.
+    #[error("appender limit {name}: {reason}")]
+    Limit {
+        /// The limit.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// The client could not be created.
     #[error("creating the Kafka client for {brokers}: {message}")]
     Client {
@@ -119,6 +128,7 @@ impl LogError {
             LogError::Delivery { kind, .. } | LogError::Topic { kind, .. } => *kind,
             LogError::FlushTimeout { .. } | LogError::Closed => ErrorKind::Transient,
             LogError::Option { .. }
+            | LogError::Limit { .. }
             | LogError::Client { .. }
             | LogError::TooLarge { .. }
             | LogError::TopicName(_) => ErrorKind::Permanent,

@@ -60,7 +60,7 @@ pub struct EnsuredTopic {
 pub trait LogWriter: Send + Sync {
     /// Create the topics that are missing (with the configured partitions and
     /// replication factor), accept those that exist, and check that all of them
-    /// are usable afterwards.
+    /// are usable afterwards. One entry per distinct topic, in input order.
     fn ensure_topics(
         &self,
         topics: &[TopicName],

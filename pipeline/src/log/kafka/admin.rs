@@ -35,6 +35,13 @@ pub(crate) async fn ensure_topics(
     partitions: u32,
     replication_factor: u16,
 ) -> Result<Vec<EnsuredTopic>, LogError> {
+    let mut unique: Vec<TopicName> = Vec::with_capacity(topics.len());
+    for t in topics {
+        if !unique.contains(t) {
+            unique.push(t.clone());
+        }
+    }
+    let topics = &unique[..];
     if topics.is_empty() {
         return Ok(Vec::new());
     }

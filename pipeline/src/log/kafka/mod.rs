@@ -22,7 +22,7 @@
 
 mod admin;
 mod classify;
-mod config;
+pub mod config;
 mod delivery;
 
 #[cfg(test)]
@@ -77,21 +77,21 @@ pub struct KafkaAppender {
 }
 
 impl KafkaAppender {
-    /// A producer for `log` (see [`config`] for the options it sets). Does
+    /// A producer for `log` ([`config`] lists the options it sets). Does
     /// not connect yet: librdkafka connects on first use and keeps retrying.
     pub fn new(log: &Log, options: AppenderOptions) -> Result<KafkaAppender, LogError> {
         if options.max_in_flight == 0 || options.max_in_flight > tokio::sync::Semaphore::MAX_PERMITS
         {
-            return Err(LogError::Option {
-                option: "max_in_flight".to_owned(),
+            return Err(LogError::Limit {
+                name: "max_in_flight",
                 reason: format!("{} is out of range (1 and up)", options.max_in_flight),
             });
         }
         let max_bytes = u32::try_from(options.max_in_flight_bytes)
             .ok()
             .filter(|b| *b > 0)
-            .ok_or_else(|| LogError::Option {
-                option: "max_in_flight_bytes".to_owned(),
+            .ok_or_else(|| LogError::Limit {
+                name: "max_in_flight_bytes",
                 reason: format!(
                     "{} is out of range (1 to {})",
                     options.max_in_flight_bytes,
