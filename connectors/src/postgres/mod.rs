@@ -4,5 +4,6 @@ pub mod catalog;
 pub mod events;
 pub mod pgoutput;
 pub mod snapshot;
+pub mod source;
 pub mod types;
 pub mod walsender;
