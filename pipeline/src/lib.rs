@@ -2,3 +2,4 @@
 //! (and, later, benchmarks) reach directly. The binary (`main.rs`) is the CLI.
 
 pub mod log;
+pub mod runtime;

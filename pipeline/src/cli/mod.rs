@@ -4,6 +4,7 @@
 //! and report failure only through the returned exit code (never by panicking).
 
 pub mod check;
+pub mod run;
 
 use std::process::ExitCode;
 
@@ -21,11 +22,14 @@ pub struct Cli {
 pub enum Command {
     /// Validate config files offline (syntax, types, references, env variables).
     Check(check::CheckArgs),
+    /// Run the pipeline (for now: sources into the row log; see `--only`).
+    Run(run::RunArgs),
 }
 
 /// Run the parsed command.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(&args, &rowlog_config::ProcessEnv),
+        Command::Run(args) => run::run(&args),
     }
 }

@@ -1,0 +1,159 @@
+//! `rowlog run -c FILE [--only SOURCE]`: the sidecar. For now it runs the
+//! configured PostgreSQL sources into the row log; MySQL sources and sinks
+//! are refused with a clear message until they exist.
+//!
+//! Invariants: SIGINT/SIGTERM stop reading, flush the log, confirm the
+//! durable position to the source, and exit 0; a permanent error exits 1
+//! with the error on stderr; transient errors are retried inside the source
+//! with backoff. Nothing is kept on local disk.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use rowlog_config::{Config, SourceKind};
+use rowlog_connectors::postgres::source::{PgSource, RunEnd};
+use rowlog_schemas::position::Lsn;
+use tokio::sync::watch;
+
+use rowlog::log::kafka::{AppenderOptions, KafkaAppender};
+use rowlog::runtime::emitter::LogEmitter;
+
+/// Arguments of `rowlog run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Config file.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: PathBuf,
+
+    /// Run only this source (stream it into the log until stopped).
+    #[arg(long, value_name = "SOURCE")]
+    pub only: Option<String>,
+}
+
+/// Runs the command; returns the exit code.
+pub fn run(args: &RunArgs) -> ExitCode {
+    init_logging();
+    let config = match rowlog_config::load(&args.config) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rowlog: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run_sources(config, args.only.as_deref())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("rowlog: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ROWLOG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run_sources(config: Config, only: Option<&str>) -> Result<(), String> {
+    let selected: Vec<_> = match only {
+        Some(name) => {
+            let s = config
+                .sources
+                .iter()
+                .find(|s| s.name == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
+                    format!(
+                        "--only {name}: no such source (sources: {})",
+                        names.join(", ")
+                    )
+                })?;
+            vec![s.clone()]
+        }
+        None => {
+            if !config.sinks.is_empty() {
+                return Err(
+                    "sinks are not implemented yet; run a source into the log with `rowlog run -c FILE --only SOURCE`"
+                        .into(),
+                );
+            }
+            config.sources.clone()
+        }
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping: flushing the log and confirming positions");
+        let _ = stop_tx.send(true);
+    });
+    let writer = Arc::new(
+        KafkaAppender::new(&config.log, AppenderOptions::default())
+            .map_err(|e| format!("log.kafka: {e}"))?,
+    );
+    let mut tasks = Vec::new();
+    for source in selected {
+        let SourceKind::Postgres(pg) = source.kind else {
+            return Err(format!(
+                "source `{}`: MySQL/MariaDB sources are not implemented yet",
+                source.name
+            ));
+        };
+        let mut emitter: LogEmitter<KafkaAppender, Lsn> =
+            LogEmitter::new(writer.clone(), &config.log, &source.name)
+                .map_err(|e| format!("source `{}`: {e}", source.name))?;
+        let mut stop = stop_rx.clone();
+        let name = source.name.clone();
+        tasks.push(tokio::spawn(async move {
+            let src = PgSource::new(name.clone(), pg);
+            (name, src.run(&mut emitter, &mut stop).await)
+        }));
+    }
+    let mut failed = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok((_, Ok(RunEnd::Shutdown | RunEnd::SnapshotDone))) => {}
+            Ok((name, Err(e))) => failed.push(format!("source `{name}` stopped: {e}")),
+            Err(e) => failed.push(format!("a source task failed: {e}")),
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("\n"))
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

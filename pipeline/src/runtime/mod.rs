@@ -1,0 +1,3 @@
+//! Running sources (and, later, sinks) inside the `rowlog` process.
+
+pub mod emitter;

@@ -1,0 +1,159 @@
+//! Helpers shared by the pipeline's end-to-end tests: running the `rowlog`
+//! binary, and reading topics back.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use rowlog_tests::kafka::KafkaServer;
+use rowlog_tests::postgres::PostgresServer;
+
+/// One record read back.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+}
+
+/// Reads `topic` (all `partitions`) from the beginning until `n` records came,
+/// or panics after `wait`.
+pub async fn read_topic(
+    kafka: &KafkaServer,
+    topic: &str,
+    partitions: i32,
+    n: usize,
+    wait: Duration,
+) -> Vec<Record> {
+    let consumer: StreamConsumer = kafka
+        .client_config()
+        .set("group.id", "rowlog-e2e-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let deadline = Instant::now() + wait;
+    let mut got = Vec::with_capacity(n);
+    while got.len() < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let msg = tokio::time::timeout(left, consumer.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{topic}: only {} of {n} records after {wait:?}", got.len()))
+            .unwrap();
+        got.push(Record {
+            partition: msg.partition(),
+            offset: msg.offset(),
+            key: msg.key().map(<[u8]>::to_vec),
+            value: msg.payload().map(<[u8]>::to_vec),
+        });
+    }
+    got
+}
+
+/// A config for one PostgreSQL source `app` of database `db`, logging to `kafka`.
+pub fn pg_config(
+    dir: &Path,
+    pg: &PostgresServer,
+    db: &str,
+    kafka: &KafkaServer,
+    extra_source: &str,
+    extra_log: &str,
+) -> PathBuf {
+    let path = dir.join("rowlog.yaml");
+    let text = format!(
+        "sources:\n  - name: app\n    postgres:\n      url: {url}\n      tables: {{ include: [\"public.*\"] }}\n{extra_source}log:\n  kafka:\n    brokers: [\"{brokers}\"]\n  topic_prefix: rowlog\n{extra_log}",
+        url = pg.url(db),
+        brokers = kafka.bootstrap_servers(),
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The `rowlog` binary running `run -c config --only app`.
+pub struct Rowlog {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Rowlog {
+    pub fn start(config: &Path) -> Rowlog {
+        let log = config.with_extension(format!("{}.log", fastrand_suffix()));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_rowlog"))
+            .args(["run", "-c"])
+            .arg(config)
+            .args(["--only", "app"])
+            .env("ROWLOG_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        Rowlog { child, log }
+    }
+
+    /// SIGTERM, then the exit status (panics after `wait`).
+    pub fn stop(mut self, wait: Duration) -> std::process::ExitStatus {
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "rowlog did not stop within {wait:?}; log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: a crash.
+    pub fn crash(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Rowlog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fastrand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// `confirmed_flush_lsn` of slot `rowlog_app`, if the slot exists.
+pub async fn confirmed_flush(c: &tokio_postgres::Client) -> Option<rowlog_schemas::position::Lsn> {
+    let row = c
+        .query_opt("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'rowlog_app'", &[])
+        .await
+        .unwrap()?;
+    row.get::<_, Option<String>>(0).map(|s| s.parse().unwrap())
+}
