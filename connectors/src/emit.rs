@@ -14,6 +14,7 @@
 //! - An error from any method is fatal for this run: the source stops and
 //!   restarts from its last confirmed mark.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,4 +68,17 @@ pub trait Emitter<M: Clone + Send + 'static>: Send {
         &mut self,
         timeout: Duration,
     ) -> impl Future<Output = Result<Option<M>, SourceError>> + Send;
+
+    /// The source's saved state (key → value) as the log holds it now.
+    fn load_state(
+        &mut self,
+    ) -> impl Future<Output = Result<BTreeMap<String, String>, SourceError>> + Send;
+
+    /// Saves `value` under `key` (`None` deletes it), in order with the
+    /// events: it becomes durable only once everything emitted before it is.
+    fn save_state(
+        &mut self,
+        key: &str,
+        value: Option<String>,
+    ) -> impl Future<Output = Result<(), SourceError>> + Send;
 }

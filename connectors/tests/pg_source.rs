@@ -20,12 +20,17 @@ use tokio::sync::watch;
 struct Shared {
     events: Vec<ChangeEvent>,
     ends: Vec<TransactionEnd<Lsn>>,
+    /// The durable state records (survive a restart of the source).
+    state: std::collections::BTreeMap<String, String>,
 }
 
 struct MemEmitter {
     shared: Arc<Mutex<Shared>>,
     /// When false, nothing ever becomes durable (a log that never acks).
     acks: bool,
+    /// Fail (like a crash) on this state save, counting from 1.
+    fail_on_save: Option<usize>,
+    saves: usize,
     last_mark: Option<Lsn>,
 }
 
@@ -55,6 +60,26 @@ impl Emitter<Lsn> for MemEmitter {
     async fn flush(&mut self, _timeout: Duration) -> Result<Option<Lsn>, SourceError> {
         self.durable()
     }
+    async fn load_state(
+        &mut self,
+    ) -> Result<std::collections::BTreeMap<String, String>, SourceError> {
+        Ok(self.shared.lock().unwrap().state.clone())
+    }
+    async fn save_state(&mut self, key: &str, value: Option<String>) -> Result<(), SourceError> {
+        self.saves += 1;
+        if self.fail_on_save == Some(self.saves) {
+            return Err(SourceError::permanent("simulated crash"));
+        }
+        // Like the log: a state record is only kept if it became durable.
+        if self.acks {
+            let mut s = self.shared.lock().unwrap();
+            match value {
+                Some(v) => s.state.insert(key.to_string(), v),
+                None => s.state.remove(key),
+            };
+        }
+        Ok(())
+    }
 }
 
 fn config(pg: &PostgresServer, db: &str, snapshot: &str) -> PostgresSource {
@@ -76,11 +101,21 @@ struct Running {
 }
 
 fn start(cfg: PostgresSource, acks: bool) -> Running {
-    let shared = Arc::new(Mutex::new(Shared::default()));
+    start_with(cfg, acks, Arc::new(Mutex::new(Shared::default())), None)
+}
+
+fn start_with(
+    cfg: PostgresSource,
+    acks: bool,
+    shared: Arc<Mutex<Shared>>,
+    fail_on_save: Option<usize>,
+) -> Running {
     let (stop, mut rx) = watch::channel(false);
     let mut emitter = MemEmitter {
         shared: shared.clone(),
         acks,
+        fail_on_save,
+        saves: 0,
         last_mark: None,
     };
     let source = PgSource::new("app", cfg);
@@ -301,5 +336,118 @@ async fn permanent_errors_name_the_fix() -> anyhow::Result<()> {
         "{err}"
     );
     let _ = ConnUrl::parse("postgres://x@y/z");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_interrupted_snapshot_resumes_after_the_last_saved_chunk() -> anyhow::Result<()> {
+    let pg = PostgresServer::start().await?;
+    pg.create_database("app").await?;
+    let c = pg.connect("app").await?;
+    c.batch_execute(
+        "CREATE TABLE a (id int PRIMARY KEY, v text);
+         INSERT INTO a SELECT i, 'v' || i FROM generate_series(1, 12000) i;
+         CREATE TABLE b (id int PRIMARY KEY);
+         INSERT INTO b SELECT generate_series(1, 100);",
+    )
+    .await?;
+    // First run: "crash" on the third state save — after the snapshot record
+    // and the first chunk of `a` (ids 1..=5000) were saved, and while the
+    // second chunk's rows were already emitted.
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let run = start_with(config(&pg, "app", "initial"), true, shared.clone(), Some(3));
+    let err = run.task.await?.unwrap_err();
+    assert!(err.message.contains("simulated crash"), "{err}");
+    let first_run_events = {
+        let s = shared.lock().unwrap();
+        assert!(s.state["snapshot"].contains("running"));
+        assert_eq!(
+            s.state["snapshot/public.a"],
+            r#"{"after":["5000"],"done":false}"#
+        );
+        s.events.len()
+    };
+    assert_eq!(first_run_events, 10_000);
+    // Changes while rowlog is down, to rows not yet saved as read.
+    c.batch_execute("UPDATE a SET v = 'changed' WHERE id = 12000; DELETE FROM a WHERE id = 11999;")
+        .await?;
+
+    let run = start_with(config(&pg, "app", "initial"), true, shared.clone(), None);
+    wait_for(&run.shared, "snapshot done", |s| {
+        s.state.get("snapshot").is_some_and(|r| r.contains("done"))
+    })
+    .await;
+    wait_for(&run.shared, "the replayed update and delete", |s| {
+        s.events
+            .iter()
+            .filter(|e| e.op == Op::Update || e.op == Op::Delete)
+            .count()
+            == 2
+    })
+    .await;
+    let s = shared.lock().unwrap();
+    // The second run reads `a` from just after the saved key, as it is now.
+    let resumed: Vec<&ChangeEvent> = s.events[first_run_events..]
+        .iter()
+        .filter(|e| e.op == Op::Read && e.table.name == "a")
+        .collect();
+    let ids: Vec<i64> = resumed
+        .iter()
+        .map(|e| match e.after.as_ref().unwrap().get("id") {
+            Some(Value::Int(i)) => *i,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let expected: Vec<i64> = (5001..=12000).filter(|i| *i != 11999).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(
+        resumed.last().unwrap().after.as_ref().unwrap().get("v"),
+        Some(&Value::Text("changed".into()))
+    );
+    // And the changes made while down still come from the slot.
+    let changes: Vec<Op> = s
+        .events
+        .iter()
+        .filter(|e| e.op != Op::Read)
+        .map(|e| e.op)
+        .collect();
+    assert_eq!(changes, vec![Op::Update, Op::Delete]);
+    assert_eq!(
+        s.events
+            .iter()
+            .filter(|e| e.op == Op::Read && e.table.name == "b")
+            .count(),
+        100
+    );
+    drop(s);
+    run.stop.send(true)?;
+    run.task.await??;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_existing_slot_without_snapshot_record_is_refused_with_the_way_out() -> anyhow::Result<()>
+{
+    let pg = PostgresServer::start().await?;
+    pg.create_database("app").await?;
+    let c = pg.connect("app").await?;
+    c.batch_execute("CREATE TABLE t (id int PRIMARY KEY)")
+        .await?;
+    c.batch_execute("SELECT pg_create_logical_replication_slot('rowlog_app', 'pgoutput')")
+        .await?;
+    let run = start(config(&pg, "app", "initial"), true);
+    let err = run.task.await?.unwrap_err();
+    assert!(!err.transient);
+    assert!(
+        err.message.contains("no record of its snapshot")
+            && err.message.contains("snapshot: never"),
+        "{err}"
+    );
+    // With snapshot: never it streams.
+    let run = start(config(&pg, "app", "never"), true);
+    c.batch_execute("INSERT INTO t VALUES (1)").await?;
+    wait_for(&run.shared, "the insert", |s| s.events.len() == 1).await;
+    run.stop.send(true)?;
+    run.task.await??;
     Ok(())
 }

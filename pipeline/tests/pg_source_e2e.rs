@@ -103,5 +103,20 @@ async fn snapshot_and_stream_into_kafka_then_stop_cleanly() -> anyhow::Result<()
         p.commit_lsn
     );
     assert!(confirmed <= end_lsn.parse()?);
+
+    // A restart reads its state back from the log (snapshot done), takes no
+    // second snapshot and streams on from the slot.
+    let rowlog = Rowlog::start(&config);
+    c.batch_execute("INSERT INTO accounts VALUES (1000, 'late', 1)")
+        .await?;
+    let again = read_topic(&kafka, topic, 1, 505, WAIT).await;
+    let late = json::decode(again[504].value.as_ref().unwrap())?;
+    assert_eq!(late.op, Op::Insert, "log:\n{}", rowlog.log_text());
+    assert_eq!(
+        late.after.as_ref().unwrap().get("id"),
+        Some(&Value::Int(1000))
+    );
+    let status = rowlog.stop(WAIT);
+    assert!(status.success(), "exit status {status}");
     Ok(())
 }

@@ -19,11 +19,18 @@
 //! - Transient errors (connection lost, server restarting) end the run with
 //!   a transient [`SourceError`]; [`PgSource::run`] retries with backoff.
 //!
-//! Not yet: a snapshot interrupted by a crash restarts from the first chunk
-//! (the exported snapshot does not survive its connection); chunk-level
-//! resume needs snapshot progress stored in the log, which comes next.
+//! Snapshot progress is saved in the log's state topic after each chunk (in
+//! order with the rows, so it is never ahead of them). A run that finds the
+//! slot but an unfinished snapshot resumes after the last saved key of each
+//! table, in a new transaction: the exported snapshot died with its
+//! connection, so rows of the remaining chunks are read as they are now, and
+//! changes made to them since the consistent point also arrive from the
+//! slot afterwards. Nothing is missed; such a row may appear in the log in
+//! a newer state before its older changes replay, and the last event per key
+//! is the current row. A slot without any snapshot record is an error that
+//! says how to proceed, never a silent skip.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -202,21 +209,41 @@ impl PgSource {
                     )
                     .await?;
                 tracing::info!(source = %self.name, slot = %slot_name, consistent_point = %created.consistent_point, "created replication slot");
-                if self.cfg.snapshot != SnapshotMode::Never {
+                if self.cfg.snapshot == SnapshotMode::Never {
+                    emitter
+                        .save_state(
+                            SNAPSHOT_KEY,
+                            Some(snapshot_record("skipped", created.consistent_point)),
+                        )
+                        .await?;
+                } else {
                     let info = catalog::slot_info(&client, &slot_name).await?;
                     let restart = info
                         .and_then(|s| s.restart_lsn)
                         .unwrap_or(created.consistent_point);
+                    emitter
+                        .save_state(
+                            SNAPSHOT_KEY,
+                            Some(snapshot_record("running", created.consistent_point)),
+                        )
+                        .await?;
                     self.snapshot(
                         &client,
                         created.snapshot_name.as_deref(),
                         &tables,
                         &mut cache,
                         PgPosition::new(created.consistent_point, restart),
+                        &BTreeMap::new(),
                         emitter,
                     )
                     .await
                     .map_err(|e| e.context(&place))?;
+                    emitter
+                        .save_state(
+                            SNAPSHOT_KEY,
+                            Some(snapshot_record("done", created.consistent_point)),
+                        )
+                        .await?;
                 }
                 emitter.checkpoint(created.consistent_point);
                 created.consistent_point
@@ -225,20 +252,52 @@ impl PgSource {
                 catalog::check_slot(&slot_name, &slot, &conn_cfg.dbname)
                     .map_err(|e| e.context(&place))?;
                 let confirmed = slot.confirmed_flush_lsn.unwrap_or_default();
-                if self.cfg.snapshot == SnapshotMode::Always {
-                    // A fresh snapshot of current rows; streaming resumes at
-                    // the slot's position, so rows changed in between appear
-                    // in the snapshot and again in the stream (converging).
-                    self.snapshot(
-                        &client,
-                        None,
-                        &tables,
-                        &mut cache,
-                        PgPosition::new(confirmed, confirmed),
-                        emitter,
-                    )
-                    .await
+                let state = emitter.load_state().await?;
+                let record = state
+                    .get(SNAPSHOT_KEY)
+                    .map(|r| parse_snapshot_record(r))
+                    .transpose()
                     .map_err(|e| e.context(&place))?;
+                match (record, self.cfg.snapshot) {
+                    (_, SnapshotMode::Always) => {
+                        // A fresh snapshot of current rows; streaming resumes at
+                        // the slot's position, so rows changed in between appear
+                        // in the snapshot and again in the stream (converging).
+                        self.snapshot(
+                            &client,
+                            None,
+                            &tables,
+                            &mut cache,
+                            PgPosition::new(confirmed, confirmed),
+                            &BTreeMap::new(),
+                            emitter,
+                        )
+                        .await
+                        .map_err(|e| e.context(&place))?;
+                    }
+                    (Some((status, cp)), _) if status == "running" => {
+                        tracing::warn!(source = %self.name, consistent_point = %cp, "resuming an interrupted snapshot after the last saved chunk of each table");
+                        self.snapshot(
+                            &client,
+                            None,
+                            &tables,
+                            &mut cache,
+                            PgPosition::new(cp, cp),
+                            &state,
+                            emitter,
+                        )
+                        .await
+                        .map_err(|e| e.context(&place))?;
+                        emitter
+                            .save_state(SNAPSHOT_KEY, Some(snapshot_record("done", cp)))
+                            .await?;
+                    }
+                    (Some(_), _) | (None, SnapshotMode::Never) => {}
+                    (None, _) => {
+                        return Err(SourceError::permanent(format!(
+                            "{place}: replication slot `{slot_name}` exists but the row log has no record of its snapshot (state topic empty or lost). If the topics already hold this source's rows, set `snapshot: never`; to take the snapshot again, drop the slot with `rowlog source drop-slot {slot_name} -c FILE` and restart"
+                        )));
+                    }
                 }
                 confirmed
             }
@@ -263,6 +322,7 @@ impl PgSource {
         .map_err(|e| e.context(&place))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn snapshot<E: Emitter<Lsn>>(
         &self,
         client: &tokio_postgres::Client,
@@ -270,6 +330,7 @@ impl PgSource {
         tables: &[TableInfo],
         cache: &mut TypeCache,
         position: PgPosition,
+        progress: &BTreeMap<String, String>,
         emitter: &mut E,
     ) -> Result<(), SourceError> {
         snapshot::begin(client, exported).await?;
@@ -279,7 +340,17 @@ impl PgSource {
             let schema = Arc::new(desc.schema);
             let estimate = snapshot::estimate_rows(client, &schema).await?;
             figures.push((table.id.clone(), 0, estimate));
-            let mut after: Option<Vec<String>> = None;
+            let table_key = format!("{SNAPSHOT_KEY}/{}", table.id);
+            let saved = progress
+                .get(&table_key)
+                .map(|r| parse_table_record(r))
+                .transpose()?;
+            let mut after: Option<Vec<String>> = match saved {
+                Some(TableProgress { done: true, .. }) => continue,
+                // A keyless table has no stable resume key: start it over.
+                Some(TableProgress { after, .. }) if !schema.key.is_empty() => after,
+                _ => None,
+            };
             loop {
                 let chunk = snapshot::read_chunk(
                     client,
@@ -314,7 +385,13 @@ impl PgSource {
                 }
                 self.progress.send_modify(|p| p.snapshot = figures.clone());
                 after = chunk.last_key;
+                emitter
+                    .save_state(&table_key, Some(table_record(after.as_deref(), false)))
+                    .await?;
             }
+            emitter
+                .save_state(&table_key, Some(table_record(after.as_deref(), true)))
+                .await?;
         }
         snapshot::finish(client).await?;
         Ok(())
@@ -463,4 +540,54 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// State key of the snapshot record; `snapshot/<schema>.<table>` per table.
+const SNAPSHOT_KEY: &str = "snapshot";
+
+fn snapshot_record(status: &str, consistent_point: Lsn) -> String {
+    serde_json::json!({ "status": status, "consistent_point": consistent_point.to_string() })
+        .to_string()
+}
+
+fn parse_snapshot_record(text: &str) -> Result<(String, Lsn), SourceError> {
+    let bad = || SourceError::permanent(format!("state record `snapshot` is not valid: {text}"));
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad())?;
+    let status = v["status"].as_str().ok_or_else(bad)?.to_string();
+    let cp = v["consistent_point"]
+        .as_str()
+        .ok_or_else(bad)?
+        .parse()
+        .map_err(|_| bad())?;
+    Ok((status, cp))
+}
+
+/// Saved progress of one table.
+struct TableProgress {
+    after: Option<Vec<String>>,
+    done: bool,
+}
+
+fn table_record(after: Option<&[String]>, done: bool) -> String {
+    serde_json::json!({ "after": after, "done": done }).to_string()
+}
+
+fn parse_table_record(text: &str) -> Result<TableProgress, SourceError> {
+    let bad = || SourceError::permanent(format!("snapshot progress record is not valid: {text}"));
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad())?;
+    let after = match &v["after"] {
+        serde_json::Value::Null => None,
+        serde_json::Value::Array(items) => Some(
+            items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(bad)?,
+        ),
+        _ => return Err(bad()),
+    };
+    Ok(TableProgress {
+        after,
+        done: v["done"].as_bool().ok_or_else(bad)?,
+    })
 }

@@ -66,6 +66,17 @@ pub trait LogWriter: Send + Sync {
         topics: &[TopicName],
     ) -> impl Future<Output = Result<Vec<EnsuredTopic>, LogError>> + Send;
 
+    /// Create (if missing) a compacted, single-partition topic for state
+    /// records (source positions, snapshot progress): one partition so a
+    /// reader can tell it has read everything written before a marker.
+    fn ensure_state_topic(
+        &self,
+        topic: &TopicName,
+    ) -> impl Future<Output = Result<EnsuredTopic, LogError>> + Send;
+
+    /// Client settings (brokers, security) for readers of the same cluster.
+    fn client_config(&self) -> rdkafka::ClientConfig;
+
     /// Hand one record to the log and return its seq. Waits while the writer is
     /// at its in-flight limit; fails at once if the writer has failed. A `None`
     /// value is a tombstone. Cancel-safe: a dropped call appends nothing.

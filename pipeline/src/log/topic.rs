@@ -185,6 +185,13 @@ impl TopicRegistry {
         self.claim(name, owner)
     }
 
+    /// The state topic of the source (`<prefix>.<source>.state`).
+    pub fn state(&mut self, source: &str) -> Result<TopicName, TopicNameError> {
+        let name = join(&[&self.prefix, source, "state"])?;
+        let owner = format!("the state topic of source {source}");
+        self.claim(name, owner)
+    }
+
     /// Every topic handed out so far, sorted.
     pub fn topics(&self) -> Vec<TopicName> {
         let mut v: Vec<TopicName> = self.owners.values().map(|(t, _)| t.clone()).collect();

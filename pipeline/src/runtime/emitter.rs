@@ -13,7 +13,7 @@
 //!   passed that seq. A log failure is returned as the source error
 //!   (transient or permanent as the log says), never swallowed.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +40,8 @@ pub struct LogEmitter<W: LogWriter, M> {
     ensured: HashSet<TopicName>,
     tombstones: bool,
     tx_topic: Option<TopicName>,
+    state_topic: TopicName,
+    state_ready: bool,
     open_tx: Option<String>,
     marks: VecDeque<(Seq, M)>,
     last_durable: Option<M>,
@@ -72,8 +74,13 @@ impl<W: LogWriter, M: Clone + Send + 'static> LogEmitter<W, M> {
         } else {
             None
         };
+        let state_topic = registry
+            .state(source)
+            .map_err(|e| SourceError::permanent(format!("log.topic_prefix: {e}")))?;
         Ok(LogEmitter {
             writer,
+            state_topic,
+            state_ready: false,
             source: source.to_string(),
             registry,
             ensured: HashSet::new(),
@@ -198,5 +205,31 @@ impl<W: LogWriter + 'static, M: Clone + Send + Sync + 'static> Emitter<M> for Lo
     async fn flush(&mut self, timeout: Duration) -> Result<Option<M>, SourceError> {
         self.writer.flush(timeout).await.map_err(source_error)?;
         self.durable()
+    }
+
+    async fn load_state(&mut self) -> Result<BTreeMap<String, String>, SourceError> {
+        let state = super::state::load(self.writer.as_ref(), &self.state_topic)
+            .await
+            .map_err(|e| SourceError::transient(format!("row log state: {e}")))?;
+        self.state_ready = true;
+        Ok(state)
+    }
+
+    async fn save_state(&mut self, key: &str, value: Option<String>) -> Result<(), SourceError> {
+        if !self.state_ready {
+            self.writer
+                .ensure_state_topic(&self.state_topic)
+                .await
+                .map_err(source_error)?;
+            self.state_ready = true;
+        }
+        let topic = self.state_topic.clone();
+        self.append(
+            &topic,
+            Some(key.as_bytes().to_vec()),
+            value.map(String::into_bytes),
+        )
+        .await?;
+        Ok(())
     }
 }

@@ -1,3 +1,4 @@
 //! Running sources (and, later, sinks) inside the `rowlog` process.
 
 pub mod emitter;
+pub mod state;

@@ -34,6 +34,7 @@ pub(crate) async fn ensure_topics(
     topics: &[TopicName],
     partitions: u32,
     replication_factor: u16,
+    configs: &[(&str, &str)],
 ) -> Result<Vec<EnsuredTopic>, LogError> {
     let mut unique: Vec<TopicName> = Vec::with_capacity(topics.len());
     for t in topics {
@@ -66,10 +67,13 @@ pub(crate) async fn ensure_topics(
     let new_topics: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|t| {
-            NewTopic::new(
-                t.as_str(),
-                partitions_i32,
-                TopicReplication::Fixed(i32::from(replication_factor)),
+            configs.iter().fold(
+                NewTopic::new(
+                    t.as_str(),
+                    partitions_i32,
+                    TopicReplication::Fixed(i32::from(replication_factor)),
+                ),
+                |topic, (k, v)| topic.set(k, v),
             )
         })
         .collect();

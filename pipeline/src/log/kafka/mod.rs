@@ -178,8 +178,26 @@ impl LogWriter for KafkaAppender {
             topics,
             self.partitions,
             self.replication_factor,
+            &[],
         )
         .await
+    }
+
+    async fn ensure_state_topic(&self, topic: &TopicName) -> Result<EnsuredTopic, LogError> {
+        let mut ensured = admin::ensure_topics(
+            &self.admin_config,
+            &self.producer,
+            std::slice::from_ref(topic),
+            1,
+            self.replication_factor,
+            &[("cleanup.policy", "compact")],
+        )
+        .await?;
+        ensured.pop().ok_or(LogError::Closed)
+    }
+
+    fn client_config(&self) -> rdkafka::ClientConfig {
+        self.admin_config.clone()
     }
 
     async fn append(
