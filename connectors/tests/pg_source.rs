@@ -385,41 +385,42 @@ async fn an_interrupted_snapshot_resumes_after_the_last_saved_chunk() -> anyhow:
             == 2
     })
     .await;
-    let s = shared.lock().unwrap();
-    // The second run reads `a` from just after the saved key, as it is now.
-    let resumed: Vec<&ChangeEvent> = s.events[first_run_events..]
-        .iter()
-        .filter(|e| e.op == Op::Read && e.table.name == "a")
-        .collect();
-    let ids: Vec<i64> = resumed
-        .iter()
-        .map(|e| match e.after.as_ref().unwrap().get("id") {
-            Some(Value::Int(i)) => *i,
-            other => panic!("{other:?}"),
-        })
-        .collect();
-    let expected: Vec<i64> = (5001..=12000).filter(|i| *i != 11999).collect();
-    assert_eq!(ids, expected);
-    assert_eq!(
-        resumed.last().unwrap().after.as_ref().unwrap().get("v"),
-        Some(&Value::Text("changed".into()))
-    );
-    // And the changes made while down still come from the slot.
-    let changes: Vec<Op> = s
-        .events
-        .iter()
-        .filter(|e| e.op != Op::Read)
-        .map(|e| e.op)
-        .collect();
-    assert_eq!(changes, vec![Op::Update, Op::Delete]);
-    assert_eq!(
-        s.events
+    {
+        let s = shared.lock().unwrap();
+        // The second run reads `a` from just after the saved key, as it is now.
+        let resumed: Vec<&ChangeEvent> = s.events[first_run_events..]
             .iter()
-            .filter(|e| e.op == Op::Read && e.table.name == "b")
-            .count(),
-        100
-    );
-    drop(s);
+            .filter(|e| e.op == Op::Read && e.table.name == "a")
+            .collect();
+        let ids: Vec<i64> = resumed
+            .iter()
+            .map(|e| match e.after.as_ref().unwrap().get("id") {
+                Some(Value::Int(i)) => *i,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let expected: Vec<i64> = (5001..=12000).filter(|i| *i != 11999).collect();
+        assert_eq!(ids, expected);
+        assert_eq!(
+            resumed.last().unwrap().after.as_ref().unwrap().get("v"),
+            Some(&Value::Text("changed".into()))
+        );
+        // And the changes made while down still come from the slot.
+        let changes: Vec<Op> = s
+            .events
+            .iter()
+            .filter(|e| e.op != Op::Read)
+            .map(|e| e.op)
+            .collect();
+        assert_eq!(changes, vec![Op::Update, Op::Delete]);
+        assert_eq!(
+            s.events
+                .iter()
+                .filter(|e| e.op == Op::Read && e.table.name == "b")
+                .count(),
+            100
+        );
+    }
     run.stop.send(true)?;
     run.task.await??;
     Ok(())
