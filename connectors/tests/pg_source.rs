@@ -96,6 +96,7 @@ fn config(pg: &PostgresServer, db: &str, snapshot: &str) -> PostgresSource {
 
 struct Running {
     shared: Arc<Mutex<Shared>>,
+    progress: watch::Receiver<rowlog_connectors::postgres::source::Progress>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<Result<RunEnd, SourceError>>,
 }
@@ -119,8 +120,14 @@ fn start_with(
         last_mark: None,
     };
     let source = PgSource::new("app", cfg);
+    let progress = source.progress();
     let task = tokio::spawn(async move { source.run_once(&mut emitter, &mut rx).await });
-    Running { shared, stop, task }
+    Running {
+        shared,
+        progress,
+        stop,
+        task,
+    }
 }
 
 async fn wait_for(shared: &Arc<Mutex<Shared>>, what: &str, f: impl Fn(&Shared) -> bool) {
@@ -316,6 +323,9 @@ async fn a_quiet_slot_advances_while_other_tables_are_written() -> anyhow::Resul
         current.0 - confirmed.0
     );
     assert!(run.shared.lock().unwrap().events.is_empty());
+    // The retained-WAL figure is reported (sampled every 10 s, first at start).
+    let figure = run.progress.borrow().retained_wal_bytes;
+    assert!(figure.is_some_and(|b| b >= 0), "{figure:?}");
     run.stop.send(true)?;
     run.task.await??;
     Ok(())

@@ -55,6 +55,8 @@ use crate::error::SourceError;
 const STATUS_INTERVAL: Duration = Duration::from_secs(1);
 /// Rows per snapshot chunk.
 const SNAPSHOT_CHUNK: u32 = 5_000;
+/// Status ticks between samples of the slot's retained WAL (10 s).
+const WAL_SAMPLE_TICKS: u64 = 10;
 /// Bound on the final flush at shutdown.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(60);
 
@@ -423,12 +425,17 @@ impl PgSource {
         let mut confirmed = start;
         let mut ticker = tokio::time::interval(STATUS_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks: u64 = 0;
         loop {
             let event = tokio::select! {
                 biased;
                 _ = shutdown.changed() => None,
                 _ = ticker.tick() => {
                     confirmed = self.confirm(&mut stream, emitter, confirmed, false).await?;
+                    if ticks.is_multiple_of(WAL_SAMPLE_TICKS) {
+                        self.sample_retained_wal(client, slot, ticks.is_multiple_of(WAL_SAMPLE_TICKS * 6)).await;
+                    }
+                    ticks += 1;
                     continue;
                 }
                 ev = stream.next_event() => Some(ev?),
@@ -516,6 +523,31 @@ impl PgSource {
         conn.close().await?;
         tracing::info!(source = %self.name, %confirmed, "stopped");
         Ok(RunEnd::Shutdown)
+    }
+
+    /// Samples how much WAL the slot holds back (a figure for lag and
+    /// bloat); logs it when `log` is set. A failed sample is only logged:
+    /// the figure is informational.
+    async fn sample_retained_wal(&self, client: &tokio_postgres::Client, slot: &str, log: bool) {
+        match catalog::slot_info(client, slot).await {
+            Ok(Some(info)) => {
+                self.progress
+                    .send_modify(|p| p.retained_wal_bytes = info.retained_wal_bytes);
+                if log {
+                    tracing::info!(
+                        source = %self.name,
+                        slot,
+                        retained_wal_bytes = info.retained_wal_bytes.unwrap_or(-1),
+                        confirmed = %info.confirmed_flush_lsn.unwrap_or_default(),
+                        "slot status"
+                    );
+                }
+            }
+            Ok(None) => {
+                tracing::warn!(source = %self.name, slot, "the replication slot disappeared")
+            }
+            Err(e) => tracing::debug!(source = %self.name, "sampling the slot failed: {e}"),
+        }
     }
 
     /// Sends a status update with the newest durable mark.

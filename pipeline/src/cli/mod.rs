@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod run;
+pub mod source;
 
 use std::process::ExitCode;
 
@@ -24,6 +25,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Run the pipeline (for now: sources into the row log; see `--only`).
     Run(run::RunArgs),
+    /// Operations on a source database (e.g. `drop-slot`).
+    Source(source::SourceArgs),
 }
 
 /// Run the parsed command.
@@ -31,5 +34,6 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(&args, &rowlog_config::ProcessEnv),
         Command::Run(args) => run::run(&args),
+        Command::Source(args) => source::run(&args),
     }
 }
