@@ -239,6 +239,12 @@ async fn snapshot_then_stream_then_clean_shutdown() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(confirmed_flush(&c).await >= last_end);
+    let lag = run.progress.borrow().lag_seconds(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_micros() as i64,
+    );
+    assert!(lag.is_some_and(|s| (0.0..600.0).contains(&s)), "{lag:?}");
 
     run.stop.send(true)?;
     assert_eq!(run.task.await??, RunEnd::Shutdown);

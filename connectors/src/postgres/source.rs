@@ -86,8 +86,19 @@ pub struct Progress {
     pub snapshot: Vec<(TableId, u64, i64)>,
     /// Last confirmed LSN.
     pub confirmed: Option<Lsn>,
-    /// WAL the slot retains, bytes (sampled at start and on each status).
+    /// WAL the slot retains, bytes (sampled every 10 s).
     pub retained_wal_bytes: Option<i64>,
+    /// Commit time (µs since 1970) of the newest transaction read; with the
+    /// clock, the lag in seconds behind the source.
+    pub last_commit_time_us: Option<i64>,
+}
+
+impl Progress {
+    /// Seconds between the newest transaction read and `now_us`.
+    pub fn lag_seconds(&self, now_us: i64) -> Option<f64> {
+        self.last_commit_time_us
+            .map(|t| (now_us - t).max(0) as f64 / 1e6)
+    }
 }
 
 /// One configured PostgreSQL source.
@@ -498,6 +509,8 @@ impl PgSource {
                                 counts,
                                 ..
                             } => {
+                                self.progress
+                                    .send_modify(|p| p.last_commit_time_us = Some(commit_time_us));
                                 emitter
                                     .end_transaction(TransactionEnd {
                                         mark: end_lsn,
@@ -538,6 +551,7 @@ impl PgSource {
                         source = %self.name,
                         slot,
                         retained_wal_bytes = info.retained_wal_bytes.unwrap_or(-1),
+                        lag_seconds = self.progress.borrow().lag_seconds(now_ms().saturating_mul(1000)).unwrap_or(0.0),
                         confirmed = %info.confirmed_flush_lsn.unwrap_or_default(),
                         "slot status"
                     );
