@@ -10,10 +10,15 @@
 //!   costs an index range scan and memory stays at one chunk. The last key of
 //!   a chunk is returned as text so progress can be saved and a later read
 //!   can continue after it.
-//! - Values are read as their text output (`col::text`) under the same
-//!   session settings as the replication stream, and decoded by the same
-//!   [`PgType`] code, so a snapshot row and a streamed row of the same data
-//!   are identical.
+//! - Values are read as their type's output function writes them (what
+//!   pgoutput sends), under the same session settings as the replication
+//!   stream, and decoded by the same [`PgType`] code, so a snapshot row and a
+//!   streamed row of the same data are identical. That text comes from
+//!   `format('%s', col)`, not `col::text`: some types have their own cast to
+//!   text that differs from their output (`bool::text` is `true`, not `t`;
+//!   `char(n)::text` drops the padding; `inet::text` adds `/32`). `format`
+//!   turns NULL into `''`, so NULL is told apart with `num_nulls` (not
+//!   `IS NULL`, which is true for a composite whose fields are all NULL).
 //! - A keyless table (REPLICA IDENTITY FULL without a key) is read in `ctid`
 //!   order, which is stable only inside one snapshot: such a table restarts
 //!   from its first row if a snapshot is interrupted.
@@ -88,7 +93,10 @@ pub async fn read_chunk(
     let cols: Vec<String> = schema
         .columns
         .iter()
-        .map(|c| format!("t.{}::text", quote_ident(&c.name)))
+        .map(|c| {
+            let col = format!("t.{}", quote_ident(&c.name));
+            format!("CASE WHEN num_nulls({col}) = 0 THEN format('%s', {col}) END")
+        })
         .collect();
     let keyless = schema.key.is_empty();
     // Qualified with the table alias: a bare name in ORDER BY would pick the
