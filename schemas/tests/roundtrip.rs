@@ -558,3 +558,24 @@ fn invalid_events_are_refused_with_their_place() {
         assert!(json::decode(garbage).is_err());
     }
 }
+
+#[test]
+fn multi_dimensional_arrays_round_trip_under_a_one_dimensional_kind() {
+    // PostgreSQL's int[] holds any number of dimensions.
+    let int_arr: ValueKind = "int[]".parse().unwrap();
+    let two = Value::Array(vec![
+        Value::Array(vec![Value::Int(1), Value::Null]),
+        Value::Array(vec![Value::Int(3), Value::Int(4)]),
+    ]);
+    let j = json::value_to_json(&two).unwrap();
+    assert_eq!(j, serde_json::json!([[1, null], [3, 4]]));
+    assert_eq!(json::json_to_value(&int_arr, &j).unwrap(), two);
+    let text_arr: ValueKind = "text[]".parse().unwrap();
+    let three = Value::Array(vec![Value::Array(vec![Value::Array(vec![Value::Text(
+        "[x]".into(),
+    )])])]);
+    let j = json::value_to_json(&three).unwrap();
+    assert_eq!(json::json_to_value(&text_arr, &j).unwrap(), three);
+    // A nested array of the wrong element kind is still refused.
+    assert!(json::json_to_value(&int_arr, &serde_json::json!([["a"]])).is_err());
+}

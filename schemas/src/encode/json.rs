@@ -340,10 +340,17 @@ pub fn json_to_value(kind: &ValueKind, j: &J) -> Result<Value, String> {
                 .map(|i| i.as_str().map(str::to_string).ok_or_else(wrong))
                 .collect::<Result<_, _>>()?,
         ),
+        // A nested array under `T[]` is a multi-dimensional array (see
+        // `Value::fits`); no scalar kind's JSON form is an array, sets aside.
         (ValueKind::Array(inner), J::Array(items)) => Value::Array(
             items
                 .iter()
-                .map(|i| json_to_value(inner, i))
+                .map(|i| match i {
+                    J::Array(_) if !matches!(**inner, ValueKind::Array(_) | ValueKind::Set) => {
+                        json_to_value(kind, i)
+                    }
+                    i => json_to_value(inner, i),
+                })
                 .collect::<Result<_, _>>()?,
         ),
         (k, J::String(s)) => text::from_text(k, s).map_err(|e| e.to_string())?,

@@ -122,13 +122,19 @@ impl Value {
 
     /// Whether this value may be stored in a column of `kind`: NULL and Absent
     /// fit anywhere; array elements must fit the element kind and may be NULL
-    /// but never Absent.
+    /// but never Absent. An array kind over a non-array element (`int[]`)
+    /// also holds multi-dimensional arrays (arrays of `int[]`), because a
+    /// PostgreSQL array type does not fix its number of dimensions: one
+    /// `int[]` column may hold `{1,2}` in one row and `{{1,2},{3,4}}` in the
+    /// next.
     pub fn fits(&self, kind: &ValueKind) -> bool {
         match (self, kind) {
             (Value::Absent | Value::Null, _) => true,
-            (Value::Array(items), ValueKind::Array(inner)) => items
-                .iter()
-                .all(|v| !matches!(v, Value::Absent) && v.fits(inner)),
+            (Value::Array(items), ValueKind::Array(inner)) => items.iter().all(|v| match v {
+                Value::Absent => false,
+                Value::Array(_) if !matches!(**inner, ValueKind::Array(_)) => v.fits(kind),
+                v => v.fits(inner),
+            }),
             (v, k) => v.kind().as_ref() == Some(k),
         }
     }
@@ -239,5 +245,19 @@ mod tests {
         assert!(!Value::Array(vec![Value::Array(vec![Value::Absent])]).fits(&k));
         assert!(!Value::Array(vec![Value::Text("x".into())]).fits(&k));
         assert!(Value::Null.fits(&k));
+    }
+
+    #[test]
+    fn a_one_dimensional_array_kind_holds_any_dimensions() {
+        let k: ValueKind = "int[]".parse().unwrap();
+        let two = Value::Array(vec![
+            Value::Array(vec![Value::Int(1), Value::Int(2)]),
+            Value::Array(vec![Value::Int(3), Value::Null]),
+        ]);
+        assert!(two.fits(&k));
+        let three = Value::Array(vec![Value::Array(vec![Value::Array(vec![Value::Int(1)])])]);
+        assert!(three.fits(&k));
+        assert!(!Value::Array(vec![Value::Array(vec![Value::Text("x".into())])]).fits(&k));
+        assert!(!Value::Array(vec![Value::Array(vec![Value::Absent])]).fits(&k));
     }
 }
