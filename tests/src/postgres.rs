@@ -22,7 +22,21 @@ pub struct PostgresServer {
     process: ServerProcess,
     port: u16,
     data_dir: PathBuf,
+    bindir: PathBuf,
+    owner: Option<(u32, u32)>,
+    settings: Vec<(String, String)>,
     dir: TempDir,
+}
+
+/// How [`PostgresServer::stop_server`] shuts PostgreSQL down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// SIGINT: "fast" shutdown — sessions are terminated, walsenders send
+    /// what is flushed, a shutdown checkpoint is written.
+    Fast,
+    /// SIGQUIT: "immediate" shutdown, like a crash; the next start runs
+    /// crash recovery.
+    Immediate,
 }
 
 impl PostgresServer {
@@ -66,31 +80,13 @@ impl PostgresServer {
             .args(["--no-sync", "--no-instructions"]);
         run_to_completion("initdb", initdb, &log, START_TIMEOUT).await?;
 
-        let postgres = bindir.join("postgres");
+        let settings: Vec<(String, String)> = settings
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let (process, port) = with_port_retries("postgres", async |port| {
-            let mut cmd = command(&postgres, dir.path(), owner);
-            cmd.arg("-D").arg(&data_dir).arg("-p").arg(port.to_string());
-            let defaults = [
-                ("listen_addresses", "127.0.0.1".to_owned()),
-                ("unix_socket_directories", dir.path().display().to_string()),
-                ("wal_level", "logical".to_owned()),
-                ("max_wal_senders", "10".to_owned()),
-                ("max_replication_slots", "10".to_owned()),
-                ("fsync", "off".to_owned()),
-            ];
-            for (k, v) in defaults
-                .iter()
-                .map(|(k, v)| (*k, v.as_str()))
-                .chain(settings.iter().copied())
-            {
-                cmd.arg("-c").arg(format!("{k}={v}"));
-            }
-            let mut process = ServerProcess::spawn("postgres", cmd, port, &log, Signal::SIGQUIT)?;
-            let conn = conn_string(port, "postgres");
-            let expected = data_dir.display().to_string();
-            process
-                .wait_ready(START_TIMEOUT, async || probe(&conn, &expected).await)
-                .await?;
+            let process =
+                spawn_ready(&bindir, dir.path(), &data_dir, owner, &settings, port).await?;
             Ok::<_, StartFailure>((process, port))
         })
         .await?;
@@ -98,8 +94,63 @@ impl PostgresServer {
             process,
             port,
             data_dir,
+            bindir,
+            owner,
+            settings,
             dir,
         })
+    }
+
+    /// Shut the server down (see [`Shutdown`]) and wait until it is gone;
+    /// the data directory stays. [`PostgresServer::start_again`] brings it
+    /// back on the same port.
+    pub fn stop_server(&mut self, how: Shutdown) -> anyhow::Result<()> {
+        let signal = match how {
+            Shutdown::Fast => Signal::SIGINT,
+            Shutdown::Immediate => Signal::SIGQUIT,
+        };
+        self.process.signal(signal)?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while self.process.exit_status().is_none() {
+            if std::time::Instant::now() > deadline {
+                self.process.kill();
+                anyhow::bail!(
+                    "postgres did not stop within 30 s after {signal}; killed it\n--- log (tail) ---\n{}",
+                    self.process.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    /// Start the server again on the same port and data directory, with the
+    /// same settings, after [`PostgresServer::stop_server`] (or a crash).
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        if self.process.exit_status().is_none() && self.process.pid().is_some() {
+            anyhow::bail!("postgres on port {} is still running", self.port);
+        }
+        let process = spawn_ready(
+            &self.bindir,
+            self.dir.path(),
+            &self.data_dir,
+            self.owner,
+            &self.settings,
+            self.port,
+        )
+        .await
+        .map_err(|e| match e {
+            StartFailure::PortInUse(e) | StartFailure::Fatal(e) => e,
+        })
+        .with_context(|| format!("restarting postgres on port {}", self.port))?;
+        self.process = process;
+        Ok(())
+    }
+
+    /// [`PostgresServer::stop_server`] then [`PostgresServer::start_again`].
+    pub async fn restart(&mut self, how: Shutdown) -> anyhow::Result<()> {
+        self.stop_server(how)?;
+        self.start_again().await
     }
 
     /// The TCP port on 127.0.0.1.
@@ -155,6 +206,42 @@ impl PostgresServer {
             .with_context(|| format!("CREATE DATABASE {name} on 127.0.0.1:{}", self.port))?;
         Ok(self.url(name))
     }
+}
+
+/// Spawns `postgres` on `port` over `data_dir` and waits until it answers.
+async fn spawn_ready(
+    bindir: &Path,
+    dir: &Path,
+    data_dir: &Path,
+    owner: Option<(u32, u32)>,
+    settings: &[(String, String)],
+    port: u16,
+) -> Result<ServerProcess, StartFailure> {
+    let log = dir.join("postgres.log");
+    let mut cmd = command(&bindir.join("postgres"), dir, owner);
+    cmd.arg("-D").arg(data_dir).arg("-p").arg(port.to_string());
+    let defaults = [
+        ("listen_addresses", "127.0.0.1".to_owned()),
+        ("unix_socket_directories", dir.display().to_string()),
+        ("wal_level", "logical".to_owned()),
+        ("max_wal_senders", "10".to_owned()),
+        ("max_replication_slots", "10".to_owned()),
+        ("fsync", "off".to_owned()),
+    ];
+    for (k, v) in defaults
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .chain(settings.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    {
+        cmd.arg("-c").arg(format!("{k}={v}"));
+    }
+    let mut process = ServerProcess::spawn("postgres", cmd, port, &log, Signal::SIGQUIT)?;
+    let conn = conn_string(port, "postgres");
+    let expected = data_dir.display().to_string();
+    process
+        .wait_ready(START_TIMEOUT, async || probe(&conn, &expected).await)
+        .await?;
+    Ok(process)
 }
 
 fn conn_string(port: u16, db: &str) -> String {

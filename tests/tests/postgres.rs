@@ -157,3 +157,41 @@ async fn drop_stops_server_and_removes_dir() -> anyhow::Result<()> {
     assert!(!dir.exists(), "{} still exists", dir.display());
     Ok(())
 }
+
+#[tokio::test]
+async fn restart_keeps_port_data_and_slots() -> anyhow::Result<()> {
+    use rowlog_tests::postgres::Shutdown;
+    let mut pg = PostgresServer::start().await?;
+    let port = pg.port();
+    {
+        let c = pg.connect("postgres").await?;
+        c.batch_execute(
+            "CREATE TABLE kept (id int PRIMARY KEY); INSERT INTO kept VALUES (1), (2);",
+        )
+        .await?;
+        c.batch_execute("SELECT pg_create_logical_replication_slot('kept_slot', 'pgoutput')")
+            .await?;
+    }
+    for how in [Shutdown::Fast, Shutdown::Immediate] {
+        pg.stop_server(how)?;
+        if pg.connect("postgres").await.is_ok() {
+            bail!("connected while the server was stopped ({how:?})");
+        }
+        pg.start_again().await?;
+        assert_eq!(pg.port(), port);
+        let c = pg.connect("postgres").await?;
+        let n: i64 = c.query_one("SELECT count(*) FROM kept", &[]).await?.get(0);
+        assert_eq!(n, 2, "rows after {how:?} restart");
+        let slots: i64 = c
+            .query_one(
+                "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'kept_slot'",
+                &[],
+            )
+            .await?
+            .get(0);
+        assert_eq!(slots, 1, "slot after {how:?} restart");
+    }
+    pg.restart(Shutdown::Fast).await?;
+    pg.connect("postgres").await?;
+    Ok(())
+}
