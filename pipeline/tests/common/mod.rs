@@ -157,3 +157,189 @@ pub async fn confirmed_flush(c: &tokio_postgres::Client) -> Option<rowlog_schema
         .unwrap()?;
     row.get::<_, Option<String>>(0).map(|s| s.parse().unwrap())
 }
+
+fn reader(kafka: &KafkaServer, topic: &str, partitions: i32) -> StreamConsumer {
+    let consumer: StreamConsumer = kafka
+        .client_config()
+        .set("group.id", "rowlog-e2e-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    consumer
+}
+
+fn record(msg: &rdkafka::message::BorrowedMessage<'_>) -> Record {
+    Record {
+        partition: msg.partition(),
+        offset: msg.offset(),
+        key: msg.key().map(<[u8]>::to_vec),
+        value: msg.payload().map(<[u8]>::to_vec),
+    }
+}
+
+/// Reads `topic` (all `partitions`) from the beginning until `n` records
+/// came (panics after `wait`), then keeps reading for `quiet` and panics if
+/// any further record arrives: exactly `n` records.
+pub async fn read_exact(
+    kafka: &KafkaServer,
+    topic: &str,
+    partitions: i32,
+    n: usize,
+    wait: Duration,
+    quiet: Duration,
+) -> Vec<Record> {
+    let consumer = reader(kafka, topic, partitions);
+    let deadline = Instant::now() + wait;
+    let mut got = Vec::with_capacity(n);
+    while got.len() < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let msg = tokio::time::timeout(left, consumer.recv())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("{topic}: only {} of {n} records after {wait:?}", got.len())
+            });
+        let Some(msg) = not_yet_created(msg).await else {
+            continue;
+        };
+        got.push(record(&msg));
+    }
+    if let Ok(extra) = tokio::time::timeout(quiet, consumer.recv()).await {
+        let extra = record(&extra.unwrap());
+        panic!(
+            "{topic}: a record beyond the expected {n}: partition {} offset {} value {:?}",
+            extra.partition,
+            extra.offset,
+            extra.value.as_deref().map(String::from_utf8_lossy)
+        );
+    }
+    got
+}
+
+/// Reads `topic` (all `partitions`) from the beginning until `done` returns
+/// true for a record (which is included), or panics after `wait`.
+pub async fn read_until(
+    kafka: &KafkaServer,
+    topic: &str,
+    partitions: i32,
+    wait: Duration,
+    mut done: impl FnMut(&Record) -> bool,
+) -> Vec<Record> {
+    let consumer = reader(kafka, topic, partitions);
+    let deadline = Instant::now() + wait;
+    let mut got = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let msg = tokio::time::timeout(left, consumer.recv())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{topic}: the awaited record did not come within {wait:?} ({} records read)",
+                    got.len()
+                )
+            });
+        let Some(msg) = not_yet_created(msg).await else {
+            continue;
+        };
+        let r = record(&msg);
+        let stop = done(&r);
+        got.push(r);
+        if stop {
+            return got;
+        }
+    }
+}
+
+/// A message, or `None` (after a short pause) when the topic does not exist
+/// yet: rowlog creates a table's topic with its first event.
+async fn not_yet_created<'a>(
+    msg: Result<rdkafka::message::BorrowedMessage<'a>, rdkafka::error::KafkaError>,
+) -> Option<rdkafka::message::BorrowedMessage<'a>> {
+    match msg {
+        Ok(m) => Some(m),
+        Err(rdkafka::error::KafkaError::MessageConsumption(
+            rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition,
+        )) => {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            None
+        }
+        Err(e) => panic!("reading a topic: {e}"),
+    }
+}
+
+/// The change event in a record (`None` for a tombstone).
+pub fn event(r: &Record) -> Option<rowlog_schemas::ChangeEvent> {
+    r.value
+        .as_ref()
+        .map(|v| rowlog_schemas::encode::json::decode(v).unwrap())
+}
+
+impl Rowlog {
+    /// Waits up to `wait` for the process to exit on its own.
+    pub fn wait_exit(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits up to `wait` until the log contains `needle`.
+    pub async fn wait_log(&self, needle: &str, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if self.log_text().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.log_text().contains(needle)
+    }
+}
+
+/// Prints the tail of a rowlog log when the test panics (declare it after
+/// the temp dir holding the log, so it is dropped first).
+pub struct LogOnPanic(pub PathBuf);
+
+impl Drop for LogOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let text = std::fs::read_to_string(&self.0).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+            eprintln!("--- rowlog log {} (tail) ---\n{tail}", self.0.display());
+        }
+    }
+}
+
+/// Runs `fut` while watching `rowlog`: panics with its log as soon as the
+/// process exits, instead of waiting out the read's timeout.
+pub async fn alive<T>(rowlog: &mut Rowlog, fut: impl std::future::Future<Output = T>) -> T {
+    let exited = async {
+        loop {
+            if let Some(status) = rowlog.child.try_wait().unwrap() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::select! {
+        v = fut => v,
+        status = exited => panic!("rowlog exited with {status} while the test waited; log:\n{}", rowlog.log_text()),
+    }
+}
