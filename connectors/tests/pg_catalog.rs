@@ -85,13 +85,42 @@ async fn tables_keys_and_publication() -> anyhow::Result<()> {
     );
     assert_eq!(tables[0].replica_identity, 'f');
 
-    // A key override makes the keyless table usable.
+    // A key override alone does not make the keyless table usable: once
+    // published, PostgreSQL would refuse the application's UPDATE/DELETE.
     let overrides = [("public.audit_log".to_string(), vec!["at".to_string()])]
         .into_iter()
         .collect();
+    let err = catalog::resolve_tables(&c, &filter(&["public.audit_log"], &[]), &overrides)
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains("refuses every UPDATE and DELETE"),
+        "{err}"
+    );
+    assert!(
+        err.message
+            .contains(r#"ALTER TABLE "public"."audit_log" REPLICA IDENTITY FULL"#),
+        "{err}"
+    );
+    // With REPLICA IDENTITY FULL it keys the table's records.
+    c.batch_execute("ALTER TABLE audit_log REPLICA IDENTITY FULL")
+        .await?;
     let with_audit =
         catalog::resolve_tables(&c, &filter(&["public.audit_log"], &[]), &overrides).await?;
     assert_eq!(with_audit[0].key, vec!["at".to_string()]);
+    // On a table with a key, an override must stay inside what deletes send.
+    let bad = [("public.users".to_string(), vec!["email".to_string()])]
+        .into_iter()
+        .collect();
+    let err = catalog::resolve_tables(&c, &filter(&["public.users"], &[]), &bad)
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains("`email`, which deletes do not carry"),
+        "{err}"
+    );
+    c.batch_execute("ALTER TABLE audit_log REPLICA IDENTITY DEFAULT")
+        .await?;
 
     catalog::ensure_publication(&c, "rowlog_pub", &tables).await?;
     catalog::ensure_publication(&c, "rowlog_pub", &tables).await?; // reuse

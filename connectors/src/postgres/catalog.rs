@@ -71,8 +71,11 @@ pub struct TableInfo {
 }
 
 /// The tables `filter` selects (ordinary and partitioned tables outside the
-/// system schemas), with their keys. A table without a usable key is an
-/// error unless `overrides` names its key columns.
+/// system schemas), with their keys. A table without a primary key or
+/// replica identity index is an error unless it has REPLICA IDENTITY FULL
+/// (then keyless, or keyed by the columns `overrides` names); an override
+/// on a table with a key must name columns of its replica identity, since a
+/// delete carries only those.
 pub async fn resolve_tables(
     client: &Client,
     filter: &TableFilter,
@@ -115,6 +118,33 @@ pub async fn resolve_tables(
             pk,
             ident_cols,
         ) {
+            // Without a replica identity PostgreSQL refuses UPDATE and
+            // DELETE on a published table, so publishing it would break the
+            // application's writes: an override alone is not enough.
+            (Some(_), 'n', ..) | (Some(_), 'd', None, _) => {
+                return Err(SourceError::permanent(format!(
+                    "table {id} has no primary key and REPLICA IDENTITY {}: once it is in the publication PostgreSQL refuses every UPDATE and DELETE on it, so the `keys:` override alone is not enough; run ALTER TABLE {} REPLICA IDENTITY FULL (the override then keys its records), or add a primary key",
+                    if replica_identity == 'n' {
+                        "NOTHING"
+                    } else {
+                        "DEFAULT"
+                    },
+                    quote_table(&id)
+                )));
+            }
+            // A delete sends only the replica identity columns: an override
+            // naming others would have no value for its key on deletes.
+            (Some(cols), 'd' | 'i', pk, ident) => {
+                let sent = if replica_identity == 'i' { ident } else { pk }.unwrap_or_default();
+                if let Some(c) = cols.iter().find(|c| !sent.contains(c)) {
+                    return Err(SourceError::permanent(format!(
+                        "table {id}: the `keys:` override names column `{c}`, which deletes do not carry (the replica identity is {}); use columns of it, or run ALTER TABLE {} REPLICA IDENTITY FULL",
+                        sent.join(", "),
+                        quote_table(&id)
+                    )));
+                }
+                cols.clone()
+            }
             (Some(cols), ..) => cols.clone(),
             (None, 'n', ..) => {
                 return Err(SourceError::permanent(format!(
@@ -127,7 +157,7 @@ pub async fn resolve_tables(
             (None, 'f', None, _) => Vec::new(),
             (None, ..) => {
                 return Err(SourceError::permanent(format!(
-                    "table {id} has no primary key, so PostgreSQL cannot publish its updates and deletes; add a primary key, run ALTER TABLE {} REPLICA IDENTITY FULL, or name its key under `keys:` in the source config",
+                    "table {id} has no primary key, so PostgreSQL cannot publish its updates and deletes; add a primary key, or run ALTER TABLE {} REPLICA IDENTITY FULL (and name its key under `keys:` in the source config to key its records)",
                     quote_table(&id)
                 )));
             }
