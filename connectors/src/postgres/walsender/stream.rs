@@ -10,6 +10,7 @@
 //!   with `reply_requested` must be answered by the caller (within
 //!   `wal_sender_timeout`, 60 s by default) or the server drops us.
 //! - The stream never ends by itself: a server that stops it (CopyDone,
+//!   CommandComplete from a walsender stopping for a fast shutdown,
 //!   ErrorResponse such as 57P01 on shutdown) or a lost socket is an error,
 //!   and [`ReplicationError::is_transient`] says whether to reconnect.
 
@@ -131,6 +132,17 @@ impl ReplicationStream {
                         ErrorKind::Closed,
                         self.wire.context(STEP),
                         "the server ended the replication stream (CopyDone); it may be \
+                         shutting down",
+                    ));
+                }
+                // A walsender stopping for a fast shutdown ends the COPY with
+                // CommandComplete ("COPY 0", no CopyDone) once we confirmed
+                // everything it sent, then exits.
+                Message::CommandComplete(_) => {
+                    return Err(ReplicationError::new(
+                        ErrorKind::Closed,
+                        self.wire.context(STEP),
+                        "the server ended the replication stream (CommandComplete); it is \
                          shutting down",
                     ));
                 }
