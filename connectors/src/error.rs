@@ -51,10 +51,20 @@ impl From<tokio_postgres::Error> for SourceError {
                     || c.starts_with("53")
                     || c.starts_with("57P")
             }
+            // No SQLSTATE: a socket-level failure (refused, reset, timed
+            // out: the server is down or restarting) or a closed
+            // connection is transient. tokio-postgres says "error connecting
+            // to server" / "error communicating with the server" with the
+            // io::Error as source, or "timeout waiting for server".
             None => {
+                let text = e.to_string();
                 e.is_closed()
-                    || e.to_string().contains("connection")
-                    || e.to_string().contains("I/O")
+                    || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())
+                    || text.starts_with("error connecting to server")
+                    || text.starts_with("error communicating with the server")
+                    || text.starts_with("timeout waiting for server")
+                    || text.contains("connection")
+                    || text.contains("I/O")
             }
         };
         let message = match e.as_db_error() {
@@ -66,8 +76,36 @@ impl From<tokio_postgres::Error> for SourceError {
                     .map(|h| format!("; hint: {h}"))
                     .unwrap_or_default()
             ),
-            None => e.to_string(),
+            // Display leaves out the cause ("error connecting to server"):
+            // add it (e.g. "Connection refused (os error 111)").
+            None => match std::error::Error::source(&e) {
+                Some(cause) if !e.to_string().contains(&cause.to_string()) => {
+                    format!("{e}: {cause}")
+                }
+                _ => e.to_string(),
+            },
         };
         SourceError { transient, message }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connection_refused_is_transient_and_says_why() {
+        // A port nothing listens on: bind one, then let it go.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(1);
+        let conn = format!("host=127.0.0.1 port={port} user=x dbname=x connect_timeout=5");
+        let Err(e) = tokio_postgres::connect(&conn, tokio_postgres::NoTls).await else {
+            return; // something took the port meanwhile; nothing to check
+        };
+        let se = SourceError::from(e);
+        assert!(se.transient, "{se}");
+        assert!(se.message.contains("refused"), "{se}");
     }
 }
