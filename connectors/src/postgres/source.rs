@@ -16,6 +16,9 @@
 //! - When nothing is in flight and no transaction is open, a keepalive's
 //!   WAL end becomes a mark too, so a slot whose tables are quiet does not
 //!   hold back WAL that other tables write.
+//! - A captured table dropped (or renamed) after changes to it were
+//!   committed still gets those changes: the stream's Relation message
+//!   describes it even when the catalog no longer does.
 //! - Transient errors (connection lost, server restarting) end the run with
 //!   a transient [`SourceError`]; [`PgSource::run`] retries with backoff.
 //!
@@ -467,7 +470,15 @@ impl PgSource {
                     })?;
                     if let Message::Relation(rel) = &msg {
                         let id = TableId::new(rel.namespace.clone(), rel.name.clone());
-                        match by_name.get(&id) {
+                        let vanished;
+                        let info = match by_name.get(&id) {
+                            Some(info) => Some(*info),
+                            None => {
+                                vanished = self.vanished_table(&id, rel);
+                                vanished.as_ref()
+                            }
+                        };
+                        match info {
                             Some(info) => {
                                 let wire: Vec<WireColumn> = rel
                                     .columns
@@ -562,6 +573,45 @@ impl PgSource {
             }
             Err(e) => tracing::debug!(source = %self.name, "sampling the slot failed: {e}"),
         }
+    }
+
+    /// A Relation the stream describes but the start-up catalog did not
+    /// list, for a table the config selects: the table was dropped (or
+    /// renamed) after these changes were committed, and they must not be
+    /// lost. Its key comes from the `keys:` override, else from the columns
+    /// the Relation flags as replica identity (the primary key under
+    /// REPLICA IDENTITY DEFAULT); a REPLICA IDENTITY FULL table without an
+    /// override is keyless here (its primary key, if it had one, is no
+    /// longer known).
+    fn vanished_table(&self, id: &TableId, rel: &super::pgoutput::Relation) -> Option<TableInfo> {
+        use super::pgoutput::ReplicaIdentity;
+        let name = id.to_string();
+        if !crate::pattern::selected(&self.cfg.tables.include, &self.cfg.tables.exclude, &name) {
+            return None;
+        }
+        let replica_identity = match rel.replica_identity {
+            ReplicaIdentity::Default => 'd',
+            ReplicaIdentity::Nothing => 'n',
+            ReplicaIdentity::Full => 'f',
+            ReplicaIdentity::Index => 'i',
+        };
+        let key = match self.cfg.keys.get(&name) {
+            Some(cols) => cols.clone(),
+            None if replica_identity == 'f' => Vec::new(),
+            None => rel
+                .columns
+                .iter()
+                .filter(|c| c.is_key())
+                .map(|c| c.name.clone())
+                .collect(),
+        };
+        tracing::warn!(source = %self.name, table = %id, ?key, "changes of a captured table that no longer exists under this name (dropped or renamed since): writing them with the columns the stream describes");
+        Some(TableInfo {
+            id: id.clone(),
+            oid: rel.oid,
+            replica_identity,
+            key,
+        })
     }
 
     /// Sends a status update with the newest durable mark.
