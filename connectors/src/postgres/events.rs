@@ -267,6 +267,51 @@ impl Assembler {
                 );
             }
         }
+        // An update that changes the key becomes a delete of the old key and
+        // an insert of the new one (as Debezium does): the old key's record
+        // then gets its tombstone on compacted topics, and each key's events
+        // stay on that key's partition, in order.
+        let key_changed = match (op, &before, &after) {
+            (Op::Update, Some(b), Some(a)) if !schema.key.is_empty() => {
+                let pick = |r: &Row| -> Vec<Value> {
+                    schema
+                        .key
+                        .iter()
+                        .map(|k| r.get(k).cloned().unwrap_or(Value::Absent))
+                        .collect()
+                };
+                let (kb, ka) = (pick(b), pick(a));
+                !kb.iter().any(Value::is_absent) && kb != ka
+            }
+            _ => false,
+        };
+        if key_changed {
+            let mut out = Vec::with_capacity(2);
+            for (op, before, after) in [(Op::Delete, before, None), (Op::Insert, None, after)] {
+                tx.ordinal += 1;
+                *tx.counts.entry(schema.table.to_string()).or_default() += 1;
+                out.push(Output::Event(
+                    Box::new(ChangeEvent {
+                        source: self.source.clone(),
+                        table: schema.table.clone(),
+                        op,
+                        key_columns: schema.key.clone(),
+                        before,
+                        after,
+                        position: position.clone(),
+                        transaction: Some(TxInfo {
+                            id: tx.xid.to_string(),
+                            commit_time_us: tx.commit_time_us,
+                            ordinal: tx.ordinal,
+                        }),
+                        schema_version: schema.version(),
+                        ts_ms: now_ms,
+                    }),
+                    schema.clone(),
+                ));
+            }
+            return Ok(out);
+        }
         tx.ordinal += 1;
         *tx.counts.entry(schema.table.to_string()).or_default() += 1;
         let event = ChangeEvent {
@@ -453,6 +498,60 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(!a.in_transaction());
+    }
+
+    #[test]
+    fn a_key_change_becomes_delete_then_insert() {
+        let mut a = Assembler::new("app");
+        a.set_relation(1, rel());
+        a.push(
+            Message::Begin(Begin {
+                final_lsn: Lsn(0x900),
+                commit_time: PgTimestamp(0),
+                xid: 5,
+            }),
+            Lsn(0x800),
+            0,
+        )
+        .unwrap();
+        let out = events(
+            a.push(
+                Message::Update(Update {
+                    xid: None,
+                    relation: 1,
+                    old: Some(OldTuple::Key(vec![t("1"), Column::Null, Column::Null])),
+                    new: vec![t("2"), t("x"), t("3")],
+                }),
+                Lsn(0x810),
+                0,
+            )
+            .unwrap(),
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!((out[0].op, out[1].op), (Op::Delete, Op::Insert));
+        assert_eq!(out[0].key().unwrap().get("id"), Some(&Value::Int(1)));
+        assert!(out[0].after.is_none() && out[1].before.is_none());
+        assert_eq!(out[1].key().unwrap().get("id"), Some(&Value::Int(2)));
+        let ordinals: Vec<u64> = out
+            .iter()
+            .map(|e| e.transaction.as_ref().unwrap().ordinal)
+            .collect();
+        assert_eq!(ordinals, vec![1, 2]);
+        // The same key in the old tuple (a FULL identity update) stays an update.
+        let same = events(
+            a.push(
+                Message::Update(Update {
+                    xid: None,
+                    relation: 1,
+                    old: Some(OldTuple::Full(vec![t("2"), t("x"), t("3")])),
+                    new: vec![t("2"), t("y"), t("3")],
+                }),
+                Lsn(0x820),
+                0,
+            )
+            .unwrap(),
+        );
+        assert_eq!(same[0].op, Op::Update);
     }
 
     #[test]
