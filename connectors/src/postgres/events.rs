@@ -59,6 +59,8 @@ pub enum Output {
 #[derive(Debug)]
 struct Tx {
     xid: u32,
+    /// `xid` as text, for the events' `TxInfo::id`.
+    xid_text: String,
     commit_lsn: Lsn,
     commit_time_us: i64,
     ordinal: u64,
@@ -70,6 +72,9 @@ struct Tx {
 pub struct Assembler {
     source: String,
     relations: HashMap<Oid, CapturedRelation>,
+    /// Per captured relation: its schema version and `schema.table` as text,
+    /// computed once per Relation message instead of once per change.
+    meta: HashMap<Oid, (u32, String)>,
     ignored: HashSet<Oid>,
     tx: Option<Tx>,
     warned: HashSet<(Oid, usize)>,
@@ -81,6 +86,7 @@ impl Assembler {
         Assembler {
             source: source.into(),
             relations: HashMap::new(),
+            meta: HashMap::new(),
             ignored: HashSet::new(),
             tx: None,
             warned: HashSet::new(),
@@ -90,12 +96,15 @@ impl Assembler {
     /// Installs (or replaces, after a schema change) relation `oid`.
     pub fn set_relation(&mut self, oid: Oid, rel: CapturedRelation) {
         self.ignored.remove(&oid);
+        self.meta
+            .insert(oid, (rel.schema.version(), rel.schema.table.to_string()));
         self.relations.insert(oid, rel);
     }
 
     /// Marks relation `oid` as not captured: its changes are skipped.
     pub fn ignore_relation(&mut self, oid: Oid) {
         self.relations.remove(&oid);
+        self.meta.remove(&oid);
         self.ignored.insert(oid);
     }
 
@@ -129,6 +138,7 @@ impl Assembler {
                 }
                 self.tx = Some(Tx {
                     xid: b.xid,
+                    xid_text: b.xid.to_string(),
                     commit_lsn: b.final_lsn,
                     commit_time_us: b.commit_time.unix_micros(),
                     ordinal: 0,
@@ -197,6 +207,11 @@ impl Assembler {
             SourceError::permanent(format!("a change at {wal_start} outside any transaction"))
         })?;
         let rel = self.relations.get(&oid).ok_or_else(|| {
+            SourceError::permanent(format!(
+                "a change at {wal_start} for relation {oid}, which no Relation message described"
+            ))
+        })?;
+        let (version, table_text) = self.meta.get(&oid).ok_or_else(|| {
             SourceError::permanent(format!(
                 "a change at {wal_start} for relation {oid}, which no Relation message described"
             ))
@@ -289,7 +304,7 @@ impl Assembler {
             let mut out = Vec::with_capacity(2);
             for (op, before, after) in [(Op::Delete, before, None), (Op::Insert, None, after)] {
                 tx.ordinal += 1;
-                *tx.counts.entry(schema.table.to_string()).or_default() += 1;
+                count(&mut tx.counts, table_text);
                 out.push(Output::Event(
                     Box::new(ChangeEvent {
                         source: self.source.clone(),
@@ -300,11 +315,11 @@ impl Assembler {
                         after,
                         position: position.clone(),
                         transaction: Some(TxInfo {
-                            id: tx.xid.to_string(),
+                            id: tx.xid_text.clone(),
                             commit_time_us: tx.commit_time_us,
                             ordinal: tx.ordinal,
                         }),
-                        schema_version: schema.version(),
+                        schema_version: *version,
                         ts_ms: now_ms,
                     }),
                     schema.clone(),
@@ -313,7 +328,7 @@ impl Assembler {
             return Ok(out);
         }
         tx.ordinal += 1;
-        *tx.counts.entry(schema.table.to_string()).or_default() += 1;
+        count(&mut tx.counts, table_text);
         let event = ChangeEvent {
             source: self.source.clone(),
             table: schema.table.clone(),
@@ -323,11 +338,11 @@ impl Assembler {
             after,
             position,
             transaction: Some(TxInfo {
-                id: tx.xid.to_string(),
+                id: tx.xid_text.clone(),
                 commit_time_us: tx.commit_time_us,
                 ordinal: tx.ordinal,
             }),
-            schema_version: schema.version(),
+            schema_version: *version,
             ts_ms: now_ms,
         };
         if op != Op::Truncate
@@ -340,6 +355,16 @@ impl Assembler {
             )));
         }
         Ok(vec![Output::Event(Box::new(event), schema)])
+    }
+}
+
+/// Counts one event of `table` (no allocation once the table is known).
+fn count(counts: &mut HashMap<String, u64>, table: &str) {
+    match counts.get_mut(table) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(table.to_string(), 1);
+        }
     }
 }
 

@@ -13,7 +13,7 @@
 //!   passed that seq. A log failure is returned as the source error
 //!   (transient or permanent as the log says), never swallowed.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use rowlog_config::{Format, LogConfig as Log};
 use rowlog_connectors::emit::{Emitter, TransactionEnd};
 use rowlog_connectors::error::SourceError;
 use rowlog_schemas::encode::{json, txmeta};
-use rowlog_schemas::{ChangeEvent, Op, TableSchema};
+use rowlog_schemas::{ChangeEvent, Op, TableId, TableSchema};
 
 use crate::log::{ErrorKind, LogError, LogWriter, Seq, TopicName, TopicRegistry};
 
@@ -38,6 +38,9 @@ pub struct LogEmitter<W: LogWriter, M> {
     source: String,
     registry: TopicRegistry,
     ensured: HashSet<TopicName>,
+    /// The topic of each table seen so far, once it was ensured (naming and
+    /// checking a topic per event was a visible share of the source's CPU).
+    tables: HashMap<TableId, TopicName>,
     tombstones: bool,
     tx_topic: Option<TopicName>,
     state_topic: TopicName,
@@ -84,6 +87,7 @@ impl<W: LogWriter, M: Clone + Send + 'static> LogEmitter<W, M> {
             source: source.to_string(),
             registry,
             ensured: HashSet::new(),
+            tables: HashMap::new(),
             tombstones: log.tombstones,
             tx_topic,
             open_tx: None,
@@ -122,11 +126,18 @@ impl<W: LogWriter + 'static, M: Clone + Send + Sync + 'static> Emitter<M> for Lo
         event: ChangeEvent,
         schema: &Arc<TableSchema>,
     ) -> Result<(), SourceError> {
-        let topic = self
-            .registry
-            .table(&self.source, &event.table.namespace, &event.table.name)
-            .map_err(|e| SourceError::permanent(format!("{}: {e}", event.table)))?;
-        self.ensure(&topic).await?;
+        let topic = match self.tables.get(&event.table) {
+            Some(topic) => topic.clone(),
+            None => {
+                let topic = self
+                    .registry
+                    .table(&self.source, &event.table.namespace, &event.table.name)
+                    .map_err(|e| SourceError::permanent(format!("{}: {e}", event.table)))?;
+                self.ensure(&topic).await?;
+                self.tables.insert(event.table.clone(), topic.clone());
+                topic
+            }
+        };
         if let (Some(tx_topic), Some(tx)) = (self.tx_topic.clone(), &event.transaction)
             && self.open_tx.as_deref() != Some(tx.id.as_str())
         {
