@@ -67,6 +67,13 @@ impl From<ReplicationError> for SourceError {
     fn from(e: ReplicationError) -> SourceError {
         if e.is_transient() {
             SourceError::transient(e.to_string())
+        } else if e.sqlstate() == Some("55006") {
+            // "slot is active": after a crash the old walsender may hold the
+            // slot for a moment; if another process really uses it, the
+            // retries keep saying so in the log.
+            SourceError::transient(format!(
+                "{e} (another connection still uses the slot: a previous rowlog that has not ended yet, or a second process configured with the same slot)"
+            ))
         } else {
             SourceError::permanent(e.to_string())
         }
