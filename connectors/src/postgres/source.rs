@@ -360,6 +360,16 @@ impl PgSource {
         let mut figures: Vec<(TableId, u64, i64)> = Vec::new();
         for table in tables {
             let desc = catalog::describe_table(client, table, cache).await?;
+            for (col, t) in desc.schema.columns.iter().zip(&desc.types) {
+                if t.is_other() {
+                    tracing::warn!(
+                        table = %table.id,
+                        column = %col.name,
+                        source_type = %col.source_type,
+                        "column type is not known to rowlog; snapshot values are carried as their text form"
+                    );
+                }
+            }
             let schema = Arc::new(desc.schema);
             let estimate = snapshot::estimate_rows(client, &schema).await?;
             figures.push((table.id.clone(), 0, estimate));
