@@ -9,5 +9,6 @@
 
 pub mod emit;
 pub mod error;
+pub mod mysql;
 pub mod pattern;
 pub mod postgres;

@@ -1,0 +1,57 @@
+//! MySQL/MariaDB source (first piece): startup checks over an ordinary SQL
+//! connection and decoders for MariaDB's own binlog events.
+//!
+//! mysql_async errors become [`SourceError`]s here: socket failures, a
+//! closed connection and the server codes of conditions that pass (too many
+//! connections, shutdown, deadlock, lock wait timeout) are transient;
+//! everything else — access denied (1045) first of all — is permanent.
+
+pub mod checks;
+pub mod mariadb_events;
+
+use crate::error::SourceError;
+
+/// Server error codes that a retry may get past: 1040 too many connections,
+/// 1053 server shutdown in progress, 1152/1158–1161 network errors, 1205
+/// lock wait timeout, 1213 deadlock, 1927 connection killed, 4031 idle
+/// session disconnected (MySQL 8).
+const TRANSIENT_SERVER_CODES: &[u16] = &[
+    1040, 1053, 1152, 1158, 1159, 1160, 1161, 1205, 1213, 1927, 4031,
+];
+
+impl From<mysql_async::Error> for SourceError {
+    fn from(e: mysql_async::Error) -> SourceError {
+        use mysql_async::{DriverError, Error};
+        match &e {
+            Error::Io(io) => SourceError::transient(format!("MySQL connection: {io}")),
+            Error::Driver(DriverError::ConnectionClosed | DriverError::PoolDisconnected) => {
+                SourceError::transient(format!("MySQL connection lost: {e}"))
+            }
+            Error::Server(s) if TRANSIENT_SERVER_CODES.contains(&s.code) => {
+                SourceError::transient(format!(
+                    "{} (MySQL error {}, SQLSTATE {})",
+                    s.message, s.code, s.state
+                ))
+            }
+            Error::Server(s) if s.code == 1045 => SourceError::permanent(format!(
+                "{} (MySQL error 1045): check the user and password in the source URL",
+                s.message
+            )),
+            Error::Server(s) => SourceError::permanent(format!(
+                "{} (MySQL error {}, SQLSTATE {})",
+                s.message, s.code, s.state
+            )),
+            _ => SourceError::permanent(e.to_string()),
+        }
+    }
+}
+
+/// Opens a connection from a `mysql://user:password@host:port/db` URL.
+pub async fn connect(url: &str) -> Result<mysql_async::Conn, SourceError> {
+    let opts = mysql_async::Opts::from_url(url).map_err(|e| {
+        SourceError::permanent(format!(
+            "bad MySQL URL: {e}; expected mysql://USER:PASSWORD@HOST:PORT/DATABASE"
+        ))
+    })?;
+    Ok(mysql_async::Conn::new(opts).await?)
+}
