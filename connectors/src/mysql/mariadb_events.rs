@@ -9,10 +9,9 @@
 //! Layouts (MariaDB `log_event.cc`, `Gtid_log_event` / `Gtid_list_log_event`):
 //!
 //! GTID: `seq_no u64 | domain_id u32 | flags2 u8 |` then `commit_id u64` when
-//! `flags2 & FL_GROUP_COMMIT_ID`, else 6 zero bytes of padding (MariaDB's
-//! own reader does not look at them). When `flags2` has `FL_PREPARED_XA` or
-//! `FL_COMPLETED_XA`: `format_id u32 | gtrid_len u8 | bqual_len u8 | data`,
-//! read right after `flags2`/`commit_id` as the server's reader does. Then,
+//! `flags2 & FL_GROUP_COMMIT_ID`, else 6 zero bytes of padding — except in
+//! XA groups, where `format_id u32 | gtrid_len u8 | bqual_len u8 | data`
+//! follows `flags2`/`commit_id` directly (as the server reads and writes it). Then,
 //! optionally, `flags_extra u8` (`& 1`: `extra_engines u8`; `& (4|8)`:
 //! `start_alter_seq_no u64`) and zero padding. All integers little-endian.
 //!
@@ -24,8 +23,8 @@
 //! Invariant: no input makes these functions panic; every short read is an
 //! error that names the event and the body offset.
 //!
-//! Not yet verified against a live server: the XA part (needs an XA
-//! transaction in a real binlog; the binlog streaming piece will add that).
+//! `connectors/tests/mysql_checks.rs` decodes the binlog files a real
+//! MariaDB wrote (plain, standalone DDL and XA PREPARE/COMMIT groups).
 
 use rowlog_schemas::position::{MariadbGtid, MariadbGtidList};
 
