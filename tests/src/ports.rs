@@ -77,3 +77,18 @@ pub(crate) fn log_says_port_in_use(log: &str) -> bool {
     .iter()
     .any(|needle| log.contains(needle))
 }
+
+/// Drops `server`, whose instance listens on `port` and lives in `dir`, and
+/// checks that it was listening, that the port closes within 5 s, and that
+/// `dir` is removed: the testkit's promise that a dropped handle leaves
+/// nothing behind.
+pub fn check_drop_cleans_up<S>(server: S, port: u16, dir: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::ensure!(is_listening(port), "port {port} was not listening");
+    drop(server);
+    anyhow::ensure!(
+        wait_closed(port, Duration::from_secs(5)),
+        "port {port} still open"
+    );
+    anyhow::ensure!(!dir.exists(), "{} still exists", dir.display());
+    Ok(())
+}

@@ -8,7 +8,7 @@ use rdkafka::Message;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rowlog_tests::KafkaServer;
-use rowlog_tests::ports::{is_listening, wait_closed};
+use rowlog_tests::ports::check_drop_cleans_up;
 
 const N: usize = 100;
 
@@ -65,16 +65,8 @@ async fn idempotent_produce_then_group_consume_in_order() -> anyhow::Result<()> 
 #[tokio::test]
 async fn drop_stops_server_and_removes_dir() -> anyhow::Result<()> {
     let kafka = KafkaServer::start().await?;
-    let port = kafka.port();
-    let dir = kafka.dir().to_owned();
-    assert!(is_listening(port));
-    drop(kafka);
-    assert!(
-        wait_closed(port, Duration::from_secs(5)),
-        "port {port} still open"
-    );
-    assert!(!dir.exists(), "{} still exists", dir.display());
-    Ok(())
+    let (port, dir) = (kafka.port(), kafka.dir().to_owned());
+    check_drop_cleans_up(kafka, port, &dir)
 }
 
 #[tokio::test]

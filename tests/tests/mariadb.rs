@@ -1,11 +1,9 @@
 //! MariaDB smoke tests: the private server writes a row binlog with GTIDs,
 //! and dropping the handle stops it.
 
-use std::time::Duration;
-
 use mysql_async::prelude::Queryable;
 use rowlog_tests::MariaDbServer;
-use rowlog_tests::ports::{is_listening, wait_closed};
+use rowlog_tests::ports::check_drop_cleans_up;
 
 #[tokio::test]
 async fn insert_shows_write_rows_event_and_gtid() -> anyhow::Result<()> {
@@ -65,14 +63,6 @@ async fn insert_shows_write_rows_event_and_gtid() -> anyhow::Result<()> {
 #[tokio::test]
 async fn drop_stops_server_and_removes_dir() -> anyhow::Result<()> {
     let db = MariaDbServer::start().await?;
-    let port = db.port();
-    let dir = db.data_dir().to_owned();
-    assert!(is_listening(port));
-    drop(db);
-    assert!(
-        wait_closed(port, Duration::from_secs(5)),
-        "port {port} still open"
-    );
-    assert!(!dir.exists(), "{} still exists", dir.display());
-    Ok(())
+    let (port, dir) = (db.port(), db.data_dir().to_owned());
+    check_drop_cleans_up(db, port, &dir)
 }

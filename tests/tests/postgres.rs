@@ -1,12 +1,10 @@
 //! PostgreSQL smoke tests: logical decoding with pgoutput works on the
 //! private server, and dropping the handle stops it.
 
-use std::time::Duration;
-
 use anyhow::{anyhow, bail};
 
 use rowlog_tests::PostgresServer;
-use rowlog_tests::ports::{is_listening, wait_closed};
+use rowlog_tests::ports::check_drop_cleans_up;
 
 /// One decoded pgoutput message (the parts the smoke test checks).
 #[derive(Debug, PartialEq)]
@@ -146,16 +144,8 @@ async fn pgoutput_slot_sees_insert() -> anyhow::Result<()> {
 #[tokio::test]
 async fn drop_stops_server_and_removes_dir() -> anyhow::Result<()> {
     let pg = PostgresServer::start().await?;
-    let port = pg.port();
-    let dir = pg.socket_dir().to_owned();
-    assert!(is_listening(port));
-    drop(pg);
-    assert!(
-        wait_closed(port, Duration::from_secs(5)),
-        "port {port} still open"
-    );
-    assert!(!dir.exists(), "{} still exists", dir.display());
-    Ok(())
+    let (port, dir) = (pg.port(), pg.socket_dir().to_owned());
+    check_drop_cleans_up(pg, port, &dir)
 }
 
 #[tokio::test]

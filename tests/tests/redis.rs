@@ -1,9 +1,7 @@
 //! Redis smoke tests.
 
-use std::time::Duration;
-
 use rowlog_tests::RedisServer;
-use rowlog_tests::ports::{is_listening, wait_closed};
+use rowlog_tests::ports::check_drop_cleans_up;
 
 #[tokio::test]
 async fn ping_pong() -> anyhow::Result<()> {
@@ -24,14 +22,6 @@ async fn ping_pong() -> anyhow::Result<()> {
 #[tokio::test]
 async fn drop_stops_server_and_removes_dir() -> anyhow::Result<()> {
     let redis = RedisServer::start().await?;
-    let port = redis.port();
-    let dir = redis.dir().to_owned();
-    assert!(is_listening(port));
-    drop(redis);
-    assert!(
-        wait_closed(port, Duration::from_secs(5)),
-        "port {port} still open"
-    );
-    assert!(!dir.exists(), "{} still exists", dir.display());
-    Ok(())
+    let (port, dir) = (redis.port(), redis.dir().to_owned());
+    check_drop_cleans_up(redis, port, &dir)
 }

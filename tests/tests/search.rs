@@ -1,10 +1,8 @@
 //! OpenSearch-API (osmem) smoke tests: external versioning rejects a stale
 //! version with 409, and dropping the handle stops the server.
 
-use std::time::Duration;
-
 use rowlog_tests::SearchServer;
-use rowlog_tests::ports::{is_listening, wait_closed};
+use rowlog_tests::ports::check_drop_cleans_up;
 use serde_json::{Value, json};
 
 async fn bulk(
@@ -63,14 +61,6 @@ async fn external_version_conflict_is_409() -> anyhow::Result<()> {
 #[tokio::test]
 async fn drop_stops_server_and_removes_dir() -> anyhow::Result<()> {
     let search = SearchServer::start().await?;
-    let port = search.port();
-    let dir = search.dir().to_owned();
-    assert!(is_listening(port));
-    drop(search);
-    assert!(
-        wait_closed(port, Duration::from_secs(5)),
-        "port {port} still open"
-    );
-    assert!(!dir.exists(), "{} still exists", dir.display());
-    Ok(())
+    let (port, dir) = (search.port(), search.dir().to_owned());
+    check_drop_cleans_up(search, port, &dir)
 }
