@@ -300,61 +300,43 @@ impl Assembler {
             }
             _ => false,
         };
-        if key_changed {
-            let mut out = Vec::with_capacity(2);
-            for (op, before, after) in [(Op::Delete, before, None), (Op::Insert, None, after)] {
-                tx.ordinal += 1;
-                count(&mut tx.counts, table_text);
-                out.push(Output::Event(
-                    Box::new(ChangeEvent {
-                        source: self.source.clone(),
-                        table: schema.table.clone(),
-                        op,
-                        key_columns: schema.key.clone(),
-                        before,
-                        after,
-                        position: position.clone(),
-                        transaction: Some(TxInfo {
-                            id: tx.xid_text.clone(),
-                            commit_time_us: tx.commit_time_us,
-                            ordinal: tx.ordinal,
-                        }),
-                        schema_version: *version,
-                        ts_ms: now_ms,
-                    }),
-                    schema.clone(),
-                ));
-            }
-            return Ok(out);
-        }
-        tx.ordinal += 1;
-        count(&mut tx.counts, table_text);
-        let event = ChangeEvent {
-            source: self.source.clone(),
-            table: schema.table.clone(),
-            op,
-            key_columns: schema.key.clone(),
-            before,
-            after,
-            position,
-            transaction: Some(TxInfo {
-                id: tx.xid_text.clone(),
-                commit_time_us: tx.commit_time_us,
-                ordinal: tx.ordinal,
-            }),
-            schema_version: *version,
-            ts_ms: now_ms,
+        let parts = if key_changed {
+            vec![(Op::Delete, before, None), (Op::Insert, None, after)]
+        } else {
+            vec![(op, before, after)]
         };
-        if op != Op::Truncate
-            && let Some(key) = event.key()
-            && let Some((k, _)) = key.iter().find(|(_, v)| v.is_absent())
-        {
-            return Err(SourceError::permanent(format!(
-                "{} at {}: key column `{k}` was not sent; give the table a primary key or REPLICA IDENTITY that includes it",
-                event.table, event.position
-            )));
+        let mut out = Vec::with_capacity(parts.len());
+        for (op, before, after) in parts {
+            tx.ordinal += 1;
+            count(&mut tx.counts, table_text);
+            let event = ChangeEvent {
+                source: self.source.clone(),
+                table: schema.table.clone(),
+                op,
+                key_columns: schema.key.clone(),
+                before,
+                after,
+                position: position.clone(),
+                transaction: Some(TxInfo {
+                    id: tx.xid_text.clone(),
+                    commit_time_us: tx.commit_time_us,
+                    ordinal: tx.ordinal,
+                }),
+                schema_version: *version,
+                ts_ms: now_ms,
+            };
+            if op != Op::Truncate
+                && let Some(key) = event.key()
+                && let Some((k, _)) = key.iter().find(|(_, v)| v.is_absent())
+            {
+                return Err(SourceError::permanent(format!(
+                    "{} at {}: key column `{k}` was not sent; give the table a primary key or REPLICA IDENTITY that includes it",
+                    event.table, event.position
+                )));
+            }
+            out.push(Output::Event(Box::new(event), schema.clone()));
         }
-        Ok(vec![Output::Event(Box::new(event), schema)])
+        Ok(out)
     }
 }
 
