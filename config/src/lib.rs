@@ -56,7 +56,7 @@ use crate::tree::{Node, NodeKind};
 pub use crate::error::{ConfigError, ConfigErrors};
 pub use crate::interpolate::{Env, ProcessEnv};
 pub use crate::model::Config;
-pub use crate::model::common::{ColumnRules, SnapshotMode, TableFilter};
+pub use crate::model::common::{ColumnRules, KeyOverrides, SnapshotMode, TableFilter};
 pub use crate::model::http::Http as HttpConfig;
 pub use crate::model::log::{
     Format, Kafka, KafkaOptions, KafkaValue, Log as LogConfig, SchemaRegistry,

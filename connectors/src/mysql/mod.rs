@@ -6,8 +6,17 @@
 //! connections, shutdown, deadlock, lock wait timeout) are transient;
 //! everything else — access denied (1045) first of all — is permanent.
 
+pub mod catalog;
 pub mod checks;
+pub mod columns;
 pub mod mariadb_events;
+pub mod offset;
+pub mod rows;
+pub mod snapshot;
+pub mod source;
+pub mod stream;
+pub mod tablemap;
+pub mod tables;
 
 use crate::error::SourceError;
 

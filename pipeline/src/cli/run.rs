@@ -1,5 +1,5 @@
 //! `rowlog run -c FILE [--only SOURCE]`: the sidecar. For now it runs the
-//! configured PostgreSQL sources into the row log; MySQL sources and sinks
+//! configured sources (PostgreSQL and MySQL/MariaDB) into the row log; sinks
 //! are refused with a clear message until they exist.
 //!
 //! Invariants: SIGINT/SIGTERM stop reading, flush the log, confirm the
@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 use clap::Args;
 use rowlog_config::{Config, SourceKind};
+use rowlog_connectors::mysql::offset::MysqlOffset;
+use rowlog_connectors::mysql::source::{MysqlSource, RunEnd as MysqlRunEnd};
 use rowlog_connectors::postgres::source::{PgSource, RunEnd};
 use rowlog_schemas::position::Lsn;
 use tokio::sync::watch;
@@ -68,6 +70,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -109,26 +112,41 @@ async fn run_sources(config: Config, only: Option<&str>) -> Result<(), String> {
     );
     let mut tasks = Vec::new();
     for source in selected {
-        let SourceKind::Postgres(pg) = source.kind else {
-            return Err(format!(
-                "source `{}`: MySQL/MariaDB sources are not implemented yet",
-                source.name
-            ));
-        };
-        let mut emitter: LogEmitter<KafkaAppender, Lsn> =
-            LogEmitter::new(writer.clone(), &config.log, &source.name)
-                .map_err(|e| format!("source `{}`: {e}", source.name))?;
-        let mut stop = stop_rx.clone();
         let name = source.name.clone();
-        tasks.push(tokio::spawn(async move {
-            let src = PgSource::new(name.clone(), pg);
-            (name, src.run(&mut emitter, &mut stop).await)
-        }));
+        let mut stop = stop_rx.clone();
+        match source.kind {
+            SourceKind::Postgres(pg) => {
+                let mut emitter: LogEmitter<KafkaAppender, Lsn> =
+                    LogEmitter::new(writer.clone(), &config.log, &name)
+                        .map_err(|e| format!("source `{name}`: {e}"))?;
+                tasks.push(tokio::spawn(async move {
+                    let src = PgSource::new(name.clone(), pg);
+                    let end = src.run(&mut emitter, &mut stop).await;
+                    (
+                        name,
+                        end.map(|e| matches!(e, RunEnd::Shutdown | RunEnd::SnapshotDone)),
+                    )
+                }));
+            }
+            SourceKind::Mysql(my) => {
+                let mut emitter: LogEmitter<KafkaAppender, MysqlOffset> =
+                    LogEmitter::new(writer.clone(), &config.log, &name)
+                        .map_err(|e| format!("source `{name}`: {e}"))?;
+                tasks.push(tokio::spawn(async move {
+                    let src = MysqlSource::new(name.clone(), my);
+                    let end = src.run(&mut emitter, &mut stop).await;
+                    (
+                        name,
+                        end.map(|e| matches!(e, MysqlRunEnd::Shutdown | MysqlRunEnd::SnapshotDone)),
+                    )
+                }));
+            }
+        }
     }
     let mut failed = Vec::new();
     for t in tasks {
         match t.await {
-            Ok((_, Ok(RunEnd::Shutdown | RunEnd::SnapshotDone))) => {}
+            Ok((_, Ok(_))) => {}
             Ok((name, Err(e))) => failed.push(format!("source `{name}` stopped: {e}")),
             Err(e) => failed.push(format!("a source task failed: {e}")),
         }

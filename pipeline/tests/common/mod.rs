@@ -343,3 +343,32 @@ pub async fn alive<T>(rowlog: &mut Rowlog, fut: impl std::future::Future<Output 
         status = exited => panic!("rowlog exited with {status} while the test waited; log:\n{}", rowlog.log_text()),
     }
 }
+
+/// Reads `topic` (all `partitions`) from the beginning until no record came
+/// for `quiet` (after at least one did, or after `wait` when none comes).
+pub async fn read_quiet(
+    kafka: &KafkaServer,
+    topic: &str,
+    partitions: i32,
+    quiet: Duration,
+    wait: Duration,
+) -> Vec<Record> {
+    let consumer = reader(kafka, topic, partitions);
+    let deadline = Instant::now() + wait;
+    let mut got = Vec::new();
+    loop {
+        let limit = if got.is_empty() {
+            deadline.saturating_duration_since(Instant::now())
+        } else {
+            quiet
+        };
+        match tokio::time::timeout(limit, consumer.recv()).await {
+            Err(_) => return got,
+            Ok(msg) => {
+                if let Some(msg) = not_yet_created(msg).await {
+                    got.push(record(&msg));
+                }
+            }
+        }
+    }
+}

@@ -295,6 +295,10 @@ impl MysqlGtidSet {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    /// Per server UUID, its sorted disjoint inclusive intervals.
+    pub fn intervals(&self) -> impl Iterator<Item = (&Uuid, &[(u64, u64)])> {
+        self.0.iter().map(|(u, ivs)| (u, ivs.as_slice()))
+    }
 }
 
 impl fmt::Display for MysqlGtidSet {

@@ -1,0 +1,125 @@
+//! Opening a binlog stream: register as a replica and ask for the binlog from
+//! a saved offset, by GTID or by file/position.
+//!
+//! Invariants:
+//! - MariaDB gets `@mariadb_slave_capability=4` first, so it sends its own
+//!   GTID events (which the source decodes itself) instead of rewriting
+//!   them into fake events; resuming by GTID sets `@slave_connect_state`
+//!   and lets the server find the position.
+//! - MySQL resumes by GTID with `COM_BINLOG_DUMP_GTID` and the executed set
+//!   (half-open intervals on the wire). Not yet tested against a MySQL server.
+//! - A heartbeat is requested, so a silent network drop shows up as a read
+//!   timeout (see [`HEARTBEAT`]) rather than a hang.
+//! - Before asking for a file/position, the file must still be on the server
+//!   (`SHOW BINARY LOGS`) and the position inside it; otherwise the error says
+//!   the position was purged and how to re-snapshot. Never skip ahead.
+
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, GnoInterval, Sid};
+
+use super::offset::{GtidState, MysqlOffset};
+use crate::error::SourceError;
+
+/// How often the server sends a heartbeat when it has nothing else.
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// The message of every "position is gone" error.
+pub fn purged_message(what: &str) -> String {
+    format!(
+        "the saved position {what} is no longer on the server (binlogs purged, or a different server); nothing after it can be read without a gap. Re-snapshot: restart once with `snapshot: always` (it reads the tables again and streams from the new snapshot's position)"
+    )
+}
+
+/// Checks that `file:pos` is still on the server.
+pub async fn check_file_pos(conn: &mut Conn, offset: &MysqlOffset) -> Result<(), SourceError> {
+    let logs: Vec<(String, u64)> = conn
+        .query_map("SHOW BINARY LOGS", |row: mysql_async::Row| {
+            let name: String = row.get(0).unwrap_or_default();
+            let size: u64 = row.get(1).unwrap_or_default();
+            (name, size)
+        })
+        .await?;
+    match logs.iter().find(|(name, _)| *name == offset.binlog.file) {
+        Some((_, size)) if offset.binlog.pos <= *size => Ok(()),
+        Some((_, size)) => Err(SourceError::permanent(purged_message(&format!(
+            "{} (the file is only {size} bytes)",
+            offset.binlog
+        )))),
+        None => Err(SourceError::permanent(purged_message(&format!(
+            "{} (the server's binlogs are {})",
+            offset.binlog,
+            logs.first()
+                .zip(logs.last())
+                .map(|(a, b)| format!("{} … {}", a.0, b.0))
+                .unwrap_or_else(|| "none".into())
+        )))),
+    }
+}
+
+/// Turns `conn` into a binlog stream starting at `offset`.
+pub async fn open(
+    mut conn: Conn,
+    mariadb: bool,
+    server_id: u32,
+    offset: &MysqlOffset,
+    by_gtid: bool,
+) -> Result<BinlogStream, SourceError> {
+    let period_ns = HEARTBEAT.as_nanos();
+    conn.query_drop(format!("SET @master_heartbeat_period = {period_ns}"))
+        .await?;
+    if mariadb {
+        conn.query_drop("SET @mariadb_slave_capability = 4").await?;
+    }
+    let request = BinlogStreamRequest::new(server_id);
+    let request = match (&offset.gtid, by_gtid) {
+        (Some(GtidState::Mariadb(list)), true) => {
+            conn.exec_drop("SET @slave_connect_state = ?", (list.to_string(),))
+                .await?;
+            conn.query_drop("SET @slave_gtid_strict_mode = 1").await?;
+            // The server ignores file/position when a GTID state is set.
+            request
+        }
+        (Some(GtidState::Mysql(set)), true) => {
+            let sids: Vec<Sid<'static>> = set
+                .intervals()
+                .map(|(uuid, ivs)| {
+                    Sid::new(*uuid.as_bytes()).with_intervals(
+                        ivs.iter()
+                            .map(|&(a, b)| GnoInterval::new(a, b.saturating_add(1)))
+                            .collect(),
+                    )
+                })
+                .collect();
+            request
+                .with_gtid()
+                .with_gtid_set(sids)
+                .with_filename(b"")
+                .with_pos(4u64)
+        }
+        _ => request
+            .with_filename(offset.binlog.file.as_bytes())
+            .with_pos(offset.binlog.pos),
+    };
+    Ok(conn.get_binlog_stream(request).await?)
+}
+
+/// Maps an error the server sent on the binlog stream: 1236 (the
+/// position is not in its binlogs) becomes the purged-position error.
+pub fn stream_error(e: mysql_async::Error, offset: &MysqlOffset, by_gtid: bool) -> SourceError {
+    if let mysql_async::Error::Server(s) = &e
+        && s.code == 1236
+    {
+        let what = match (&offset.gtid, by_gtid) {
+            (Some(g), true) => format!("GTID {g}"),
+            _ => offset.binlog.to_string(),
+        };
+        return SourceError::permanent(format!(
+            "{} [server: {} (MySQL error 1236)]",
+            purged_message(&what),
+            s.message
+        ));
+    }
+    SourceError::from(e)
+}
