@@ -29,6 +29,7 @@
 pub mod bins;
 pub mod kafka;
 pub mod mariadb;
+pub mod mysql_types;
 mod pdeathsig;
 pub mod ports;
 pub mod postgres;

@@ -8,7 +8,7 @@
 //! - A transaction's end attaches its offset (the first byte after the
 //!   commit, and the GTID state there) as a mark; the offset is saved in the
 //!   state topic (`offset`) only once the emitter says that mark is durable,
-//!   about once a second and at shutdown. A crash therefore resumes at or
+//!   four times a second and at shutdown. A crash therefore resumes at or
 //!   before the last durable transaction: duplicates only, never a gap.
 //! - Rows are streamed as they are read: a transaction of any size costs one
 //!   rows event of memory plus what the emitter holds in flight.
@@ -59,7 +59,7 @@ const SNAPSHOT_TABLE_PREFIX: &str = "snapshot/";
 /// Rows per snapshot chunk.
 const SNAPSHOT_CHUNK: usize = 5_000;
 /// How often a durable offset is saved.
-const SAVE_INTERVAL: Duration = Duration::from_secs(1);
+const SAVE_INTERVAL: Duration = Duration::from_millis(250);
 /// Bound on the final flush at shutdown.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(60);
 /// No event (not even a heartbeat) for this long means the connection is dead.
