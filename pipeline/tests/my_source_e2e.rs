@@ -672,3 +672,51 @@ async fn every_type_round_trips_through_kafka() -> anyhow::Result<()> {
     assert!(rowlog.stop(Duration::from_secs(60)).success());
     Ok(())
 }
+
+/// The server crashes and restarts mid-stream, then freezes for longer than
+/// the read timeout (a dropped link): rowlog reconnects and resumes from its
+/// saved offset each time; every row arrives (at least once).
+#[tokio::test]
+async fn server_crash_and_frozen_link_mid_stream() -> anyhow::Result<()> {
+    let mut e = env(&["CREATE TABLE kv (id INT PRIMARY KEY, v BIGINT)"]).await?;
+    let config = e.config("");
+    let mut rowlog = Rowlog::start(&config);
+    let _dump = LogOnPanic(rowlog.log.clone());
+    assert!(rowlog.wait_log("streaming the binlog", WAIT).await);
+    let topic = "rowlog.app.shop.kv";
+    let has = |id: i64| move |r: &Record| event(r).is_some_and(|e| int(image(&e), "id") == id);
+    for id in 1..=100 {
+        e.conn
+            .exec_drop("INSERT INTO kv VALUES (?, 0)", (id,))
+            .await?;
+    }
+    alive(&mut rowlog, read_until(&e.kafka, topic, 3, WAIT, has(100))).await;
+
+    e.conn.disconnect().await?;
+    e.db.crash_and_restart().await?;
+    let mut c = mysql_async::Conn::new(mysql_async::Opts::from_url(&e.db.url_for("shop"))?).await?;
+    for id in 101..=200 {
+        c.exec_drop("INSERT INTO kv VALUES (?, 0)", (id,)).await?;
+    }
+    alive(&mut rowlog, read_until(&e.kafka, topic, 3, WAIT, has(200))).await;
+
+    e.db.pause()?;
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    e.db.resume()?;
+    for id in 201..=300 {
+        c.exec_drop("INSERT INTO kv VALUES (?, 0)", (id,)).await?;
+    }
+    alive(&mut rowlog, read_until(&e.kafka, topic, 3, WAIT, has(300))).await;
+    let all = read_quiet(&e.kafka, topic, 3, QUIET, WAIT).await;
+    let ids: std::collections::BTreeSet<i64> =
+        events(&all).iter().map(|x| int(image(x), "id")).collect();
+    assert_eq!(ids, (1..=300).collect(), "every row arrives");
+    let log = rowlog.log_text();
+    assert!(log.contains("transient error, retrying"), "{log}");
+    assert!(
+        log.contains("no binlog event or heartbeat"),
+        "the freeze was not noticed: {log}"
+    );
+    assert!(rowlog.stop(Duration::from_secs(60)).success());
+    Ok(())
+}

@@ -23,6 +23,7 @@ pub struct MariaDbServer {
     process: ServerProcess,
     port: u16,
     data_dir: PathBuf,
+    extra: Vec<String>,
     dir: TempDir,
 }
 
@@ -53,39 +54,10 @@ impl MariaDbServer {
         }
         run_to_completion("mariadb-install-db", install, &log, START_TIMEOUT).await?;
 
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
         let (process, port) = with_port_retries("mariadbd", async |port| {
-            let d = dir.path().display();
-            let mut cmd = Command::new(&mariadbd);
-            cmd.current_dir(dir.path())
-                .arg("--no-defaults")
-                .arg(format!("--datadir={}", data_dir.display()))
-                .arg(format!("--port={port}"))
-                .arg("--bind-address=127.0.0.1")
-                .arg(format!("--socket={d}/mysqld.sock"))
-                .arg(format!("--pid-file={d}/mysqld.pid"))
-                .arg(format!("--log-bin={d}/binlog"))
-                .args([
-                    "--binlog-format=ROW",
-                    "--binlog-row-image=FULL",
-                    "--binlog-row-metadata=FULL",
-                    "--server-id=1",
-                    "--gtid-strict-mode=1",
-                    "--log-slave-updates",
-                    "--skip-name-resolve",
-                    "--innodb-buffer-pool-size=64M",
-                    "--innodb-log-file-size=16M",
-                    "--innodb-flush-log-at-trx-commit=2",
-                    "--sync-binlog=0",
-                ])
-                .args(extra);
-            if root {
-                cmd.arg("--user=root");
-            }
-            let mut process = ServerProcess::spawn("mariadbd", cmd, port, &log, Signal::SIGKILL)?;
-            let expected = data_dir.clone();
-            process
-                .wait_ready(START_TIMEOUT, async || probe(port, &expected).await)
-                .await?;
+            let process =
+                spawn_server(&mariadbd, dir.path(), &data_dir, port, &extra, &log).await?;
             Ok::<_, StartFailure>((process, port))
         })
         .await?;
@@ -93,6 +65,7 @@ impl MariaDbServer {
             process,
             port,
             data_dir,
+            extra,
             dir,
         })
     }
@@ -132,6 +105,35 @@ impl MariaDbServer {
         self.process.log_path()
     }
 
+    /// Freeze the server (SIGSTOP): connections hang as on a network drop.
+    pub fn pause(&self) -> anyhow::Result<()> {
+        self.process.signal(Signal::SIGSTOP)
+    }
+
+    /// Undo [`MariaDbServer::pause`] (SIGCONT).
+    pub fn resume(&self) -> anyhow::Result<()> {
+        self.process.signal(Signal::SIGCONT)
+    }
+
+    /// Crash the server (SIGKILL) and start it again on the same port with
+    /// the same data and settings; returns once it answers queries.
+    pub async fn crash_and_restart(&mut self) -> anyhow::Result<()> {
+        self.process.kill();
+        let mariadbd = crate::bins::mariadbd()?;
+        let log = self.process.log_path().to_path_buf();
+        self.process = spawn_server(
+            &mariadbd,
+            self.dir.path(),
+            &self.data_dir,
+            self.port,
+            &self.extra,
+            &log,
+        )
+        .await
+        .map_err(|e| anyhow!("restarting mariadbd on port {}: {e:?}", self.port))?;
+        Ok(())
+    }
+
     /// The server process (pause with SIGSTOP, kill, ...).
     pub fn process(&mut self) -> &mut ServerProcess {
         &mut self.process
@@ -162,6 +164,51 @@ fn opts(port: u16) -> mysql_async::Opts {
         .user(Some("root"))
         .prefer_socket(false)
         .into()
+}
+
+/// Starts `mariadbd` on `port` with the testkit's settings and `extra`.
+async fn spawn_server(
+    mariadbd: &Path,
+    dir: &Path,
+    data_dir: &Path,
+    port: u16,
+    extra: &[String],
+    log: &Path,
+) -> Result<ServerProcess, StartFailure> {
+    let root = Uid::effective().is_root();
+    let d = dir.display();
+    let mut cmd = Command::new(mariadbd);
+    cmd.current_dir(dir)
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data_dir.display()))
+        .arg(format!("--port={port}"))
+        .arg("--bind-address=127.0.0.1")
+        .arg(format!("--socket={d}/mysqld.sock"))
+        .arg(format!("--pid-file={d}/mysqld.pid"))
+        .arg(format!("--log-bin={d}/binlog"))
+        .args([
+            "--binlog-format=ROW",
+            "--binlog-row-image=FULL",
+            "--binlog-row-metadata=FULL",
+            "--server-id=1",
+            "--gtid-strict-mode=1",
+            "--log-slave-updates",
+            "--skip-name-resolve",
+            "--innodb-buffer-pool-size=64M",
+            "--innodb-log-file-size=16M",
+            "--innodb-flush-log-at-trx-commit=2",
+            "--sync-binlog=0",
+        ])
+        .args(extra);
+    if root {
+        cmd.arg("--user=root");
+    }
+    let mut process = ServerProcess::spawn("mariadbd", cmd, port, log, Signal::SIGKILL)?;
+    let expected = data_dir.to_path_buf();
+    process
+        .wait_ready(START_TIMEOUT, async || probe(port, &expected).await)
+        .await?;
+    Ok(process)
 }
 
 /// A real query, answered by the server on our data dir.

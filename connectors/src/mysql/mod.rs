@@ -62,5 +62,15 @@ pub async fn connect(url: &str) -> Result<mysql_async::Conn, SourceError> {
             "bad MySQL URL: {e}; expected mysql://USER:PASSWORD@HOST:PORT/DATABASE"
         ))
     })?;
-    Ok(mysql_async::Conn::new(opts).await?)
+    // A server that accepts TCP but never answers (frozen, or behind a
+    // dropped link) must not hang the source.
+    match tokio::time::timeout(CONNECT_TIMEOUT, mysql_async::Conn::new(opts)).await {
+        Ok(conn) => Ok(conn?),
+        Err(_) => Err(SourceError::transient(format!(
+            "MySQL server did not complete the connection handshake within {CONNECT_TIMEOUT:?}"
+        ))),
+    }
 }
+
+/// Bound on opening a connection.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
