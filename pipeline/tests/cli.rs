@@ -176,3 +176,18 @@ fn usage_errors_exit_2() {
     assert_eq!(rowlog(&["check"]).status.code(), Some(2));
     assert_eq!(rowlog(&["frobnicate"]).status.code(), Some(2));
 }
+
+/// Column rules are not implemented yet: `run` refuses them rather than
+/// write columns the config asked to drop or mask (before connecting to
+/// anything).
+#[test]
+fn run_refuses_column_rules_it_does_not_implement() {
+    let cfg = config_dir().join("examples/mysql.yaml");
+    let out = rowlog(&["run", "-c", cfg.to_str().unwrap(), "--only", "shop_db"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("columns.exclude` / `columns.mask` are not implemented yet"),
+        "{err}"
+    );
+}

@@ -1,5 +1,18 @@
-//! MySQL/MariaDB source (first piece): startup checks over an ordinary SQL
-//! connection and decoders for MariaDB's own binlog events.
+//! The MySQL/MariaDB source: a consistent snapshot and the row binlog,
+//! written through an [`crate::emit::Emitter`] (see [`source`] for the
+//! guarantees and what a crash leaves behind).
+//!
+//! - [`checks`]: startup checks with the fix in every error.
+//! - [`catalog`]: tables and their definitions from information_schema.
+//! - [`columns`]: the column model shared by the binlog and snapshot readers.
+//! - [`snapshot`]: key-ordered chunks over the binary protocol.
+//! - [`stream`]: registering as a replica and asking for the binlog from an
+//!   offset (GTID or file/position); purged positions.
+//! - [`tablemap`] and [`rows`]: decoding TABLE_MAP metadata and row images
+//!   by hand into lossless values (mysql_common only frames the events).
+//! - [`mariadb_events`]: MariaDB's own GTID and GTID_LIST events.
+//! - [`tables`]: which schema each table map's rows follow; schema history.
+//! - [`offset`]: the saved resume point.
 //!
 //! mysql_async errors become [`SourceError`]s here: socket failures, a
 //! closed connection and the server codes of conditions that pass (too many

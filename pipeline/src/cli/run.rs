@@ -106,6 +106,18 @@ async fn run_sources(config: Config, only: Option<&str>) -> Result<(), String> {
         tracing::info!("stopping: flushing the log and confirming positions");
         let _ = stop_tx.send(true);
     });
+    for source in &selected {
+        let rules = match &source.kind {
+            SourceKind::Postgres(pg) => &pg.columns,
+            SourceKind::Mysql(my) => &my.columns,
+        };
+        if !rules.exclude.is_empty() || !rules.mask.is_empty() {
+            return Err(format!(
+                "source `{}`: `columns.exclude` / `columns.mask` are not implemented yet, and rowlog will not silently write columns you asked it to drop or mask; remove them (or exclude the tables) for now",
+                source.name
+            ));
+        }
+    }
     let writer = Arc::new(
         KafkaAppender::new(&config.log, AppenderOptions::default())
             .map_err(|e| format!("log.kafka: {e}"))?,
