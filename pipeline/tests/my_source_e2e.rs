@@ -458,6 +458,7 @@ async fn purged_position_stops_with_the_way_out() -> anyhow::Result<()> {
     let config = e.config("");
     let mut rowlog = Rowlog::start(&config);
     let _dump = LogOnPanic(rowlog.log.clone());
+    assert!(rowlog.wait_log("streaming the binlog", WAIT).await);
     e.conn.query_drop("INSERT INTO kv VALUES (1, 1)").await?;
     let topic = "rowlog.app.shop.kv";
     alive(
@@ -502,6 +503,66 @@ async fn purged_position_stops_with_the_way_out() -> anyhow::Result<()> {
     assert!(log.contains("is no longer on the server"), "{log}");
     assert!(log.contains("snapshot: always"), "{log}");
     read_exact(&e.kafka, topic, 3, 1, WAIT, QUIET).await;
+
+    // The way out the error names: one run with `snapshot: always` reads
+    // the tables again and streams from the new snapshot's position.
+    let always = e.config("      snapshot: always\n");
+    let mut rowlog = Rowlog::start(&always);
+    let _dump2 = LogOnPanic(rowlog.log.clone());
+    assert!(rowlog.wait_log("streaming the binlog", WAIT).await);
+    e.conn.query_drop("INSERT INTO kv VALUES (4, 4)").await?;
+    // 1 earlier insert, 3 snapshot reads, 1 new insert.
+    let recs = alive(&mut rowlog, read_exact(&e.kafka, topic, 3, 5, WAIT, QUIET)).await;
+    let evs = events(&recs);
+    assert_eq!(evs.iter().filter(|x| x.op == Op::Read).count(), 3);
+    assert_eq!(topic_iv(&evs), table_iv(&mut e.conn, "kv").await);
+    assert!(rowlog.stop(Duration::from_secs(60)).success());
+    Ok(())
+}
+
+/// `snapshot: initial_only` reads the tables and exits 0 without streaming.
+#[tokio::test]
+async fn snapshot_initial_only_reads_and_exits() -> anyhow::Result<()> {
+    let e = env(&[
+        "CREATE TABLE kv (id INT PRIMARY KEY, v BIGINT)",
+        "INSERT INTO kv SELECT seq, seq FROM seq_1_to_5",
+    ])
+    .await?;
+    let mut rowlog = Rowlog::start(&e.config("      snapshot: initial_only\n"));
+    let Some(status) = rowlog.wait_exit(WAIT) else {
+        panic!("rowlog kept running; log:\n{}", rowlog.log_text());
+    };
+    assert!(status.success(), "{}", rowlog.log_text());
+    let recs = read_exact(&e.kafka, "rowlog.app.shop.kv", 3, 5, WAIT, QUIET).await;
+    assert!(events(&recs).iter().all(|x| x.op == Op::Read));
+    Ok(())
+}
+
+/// `snapshot: never` streams only what is committed after the start.
+#[tokio::test]
+async fn snapshot_never_streams_only_new_changes() -> anyhow::Result<()> {
+    let mut e = env(&[
+        "CREATE TABLE kv (id INT PRIMARY KEY, v BIGINT)",
+        "INSERT INTO kv SELECT seq, seq FROM seq_1_to_5",
+    ])
+    .await?;
+    let mut rowlog = Rowlog::start(&e.config("      snapshot: never\n"));
+    let _dump = LogOnPanic(rowlog.log.clone());
+    assert!(rowlog.wait_log("streaming the binlog", WAIT).await);
+    e.conn
+        .query_drop("UPDATE kv SET v = 60 WHERE id = 5")
+        .await?;
+    let recs = alive(
+        &mut rowlog,
+        read_exact(&e.kafka, "rowlog.app.shop.kv", 3, 1, WAIT, QUIET),
+    )
+    .await;
+    let ev = &events(&recs)[0];
+    assert_eq!(
+        (ev.op, int(ev.after.as_ref().unwrap(), "v")),
+        (Op::Update, 60)
+    );
+    assert!(rowlog.stop(Duration::from_secs(60)).success());
     Ok(())
 }
 

@@ -40,6 +40,10 @@ impl MariaDbServer {
         let install_db = crate::bins::mariadb_install_db()?;
         let dir = crate::process::server_temp_dir("mariadb")?;
         let data_dir = dir.path().join("data");
+        // A private tmpdir: servers bootstrapping in parallel must not share
+        // (and clean up) each other's temporary tables in /tmp.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir_all(&tmp).context("creating the server's tmpdir")?;
         let log = dir.path().join("mariadb.log");
         let root = Uid::effective().is_root();
 
@@ -48,6 +52,7 @@ impl MariaDbServer {
             .current_dir(dir.path())
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data_dir.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
         if root {
             install.arg("--user=root");
@@ -185,6 +190,7 @@ async fn spawn_server(
         .arg("--bind-address=127.0.0.1")
         .arg(format!("--socket={d}/mysqld.sock"))
         .arg(format!("--pid-file={d}/mysqld.pid"))
+        .arg(format!("--tmpdir={d}/tmp"))
         .arg(format!("--log-bin={d}/binlog"))
         .args([
             "--binlog-format=ROW",

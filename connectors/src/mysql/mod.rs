@@ -24,6 +24,7 @@ pub mod checks;
 pub mod columns;
 pub mod mariadb_events;
 pub mod offset;
+pub mod purged;
 pub mod rows;
 pub mod snapshot;
 pub mod source;

@@ -20,9 +20,13 @@
 //!   them), and a DDL saves a stale marker there. A restart loads these
 //!   records as the catalog, so rows written before a DDL that the restart
 //!   replays decode with the schema they were written with.
+//! - information_schema is reached through the [`Catalog`] trait, which a
+//!   `mysql_async::Conn` implements; the unit tests of the source feed
+//!   binlog events through a fixed in-memory catalog instead.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -39,6 +43,45 @@ use crate::error::SourceError;
 
 /// State-topic key prefix of schema history records.
 pub const HISTORY_PREFIX: &str = "schema/";
+
+/// What the binlog reader asks the server's catalog (information_schema)
+/// while streaming: a table's current definition, and whether it exists.
+pub trait Catalog: Send {
+    /// The current definition of `id` (columns in table order, storage
+    /// types, key; `keys` overrides the PRIMARY KEY), or `None` when
+    /// information_schema has no columns for it. An error for a table that
+    /// cannot be captured as it is (no key...).
+    fn describe(
+        &mut self,
+        id: &TableId,
+        keys: &KeyOverrides,
+    ) -> impl Future<Output = Result<Option<MyTable>, SourceError>> + Send;
+
+    /// Whether the table `id` exists now.
+    fn exists(&mut self, id: &TableId) -> impl Future<Output = Result<bool, SourceError>> + Send;
+}
+
+impl Catalog for Conn {
+    async fn describe(
+        &mut self,
+        id: &TableId,
+        keys: &KeyOverrides,
+    ) -> Result<Option<MyTable>, SourceError> {
+        let found = catalog::describe_tables(self, std::slice::from_ref(id), keys).await?;
+        Ok(found.into_iter().next())
+    }
+
+    async fn exists(&mut self, id: &TableId) -> Result<bool, SourceError> {
+        use mysql_async::prelude::Queryable;
+        let n: Option<u64> = self
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                (id.namespace.as_str(), id.name.as_str()),
+            )
+            .await?;
+        Ok(n.unwrap_or(0) > 0)
+    }
+}
 
 /// A table as its rows are decoded.
 #[derive(Debug)]
@@ -189,12 +232,14 @@ impl Tables {
         marks
     }
 
-    /// Handles a TABLE_MAP event whose body (after the table id) is `body`.
-    pub async fn on_table_map(
+    /// Handles a TABLE_MAP event whose body (after the table id) is `body`;
+    /// `catalog` is asked for the table's definition when it is unknown or
+    /// stale.
+    pub async fn on_table_map<C: Catalog>(
         &mut self,
         tme: &TableMapEvent<'_>,
         body: &[u8],
-        conn: &mut Conn,
+        catalog: &mut C,
         at: &str,
     ) -> Result<MapOutcome, SourceError> {
         let id = TableId::new(tme.database_name(), tme.table_name());
@@ -211,18 +256,18 @@ impl Tables {
         }
         let info = columns_from_table_map(tme)?;
         if self.stale.contains_key(&id) || !self.catalog.contains_key(&id) {
-            match catalog::describe_tables(conn, std::slice::from_ref(&id), &self.keys).await {
-                Ok(mut found) if !found.is_empty() => {
-                    self.catalog.insert(id.clone(), found.remove(0));
+            match catalog.describe(&id, &self.keys).await {
+                Ok(Some(found)) => {
+                    self.catalog.insert(id.clone(), found);
                 }
-                Ok(_) => {
+                Ok(None) => {
                     self.catalog.remove(&id);
                 }
                 // A table dropped or renamed since is described by the
                 // binlog alone; other errors (no key...) stop the source.
                 Err(e) if e.transient => return Err(e),
                 Err(e) => {
-                    if self.exists(conn, &id).await? {
+                    if catalog.exists(&id).await? {
                         return Err(e.context(format!("table {id} (at {at})")));
                     }
                     self.catalog.remove(&id);
@@ -308,16 +353,5 @@ impl Tables {
     /// Forgets table ids (the server reuses them after a ROTATE).
     pub fn forget_ids(&mut self) {
         self.by_id.clear();
-    }
-
-    async fn exists(&self, conn: &mut Conn, id: &TableId) -> Result<bool, SourceError> {
-        use mysql_async::prelude::Queryable;
-        let n: Option<u64> = conn
-            .exec_first(
-                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-                (id.namespace.as_str(), id.name.as_str()),
-            )
-            .await?;
-        Ok(n.unwrap_or(0) > 0)
     }
 }
