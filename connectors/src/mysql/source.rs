@@ -386,17 +386,27 @@ impl MysqlSource {
             seen_fde: false,
         };
         let mut last_saved: Option<MysqlOffset> = None;
-        let mut next_save = Instant::now() + SAVE_INTERVAL;
         let mut last_checkpoint = Instant::now();
+        // One ticker drives offset saves and the dead-connection check: no
+        // timer is armed per event, and a quiet binlog still gets its offset
+        // saved on time.
+        let mut ticker = tokio::time::interval(SAVE_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_event = Instant::now();
         loop {
-            if Instant::now() >= next_save {
-                self.save_offset(emitter, &mut last_saved).await?;
-                next_save = Instant::now() + SAVE_INTERVAL;
-            }
             let next = tokio::select! {
                 biased;
                 _ = shutdown.changed() => None,
-                r = tokio::time::timeout(READ_TIMEOUT, binlog.next()) => Some(r),
+                _ = ticker.tick() => {
+                    self.save_offset(emitter, &mut last_saved).await?;
+                    if last_event.elapsed() > READ_TIMEOUT {
+                        return Err(SourceError::transient(format!(
+                            "no binlog event or heartbeat for {READ_TIMEOUT:?}: the connection is dead"
+                        )));
+                    }
+                    continue;
+                }
+                r = binlog.next() => Some(r),
             };
             let event = match next {
                 None => {
@@ -406,17 +416,13 @@ impl MysqlSource {
                     tracing::info!(source = %self.name, offset = ?durable.map(|d| d.to_string()), "stopped");
                     return Ok(RunEnd::Shutdown);
                 }
-                Some(Err(_)) => {
-                    return Err(SourceError::transient(format!(
-                        "no binlog event or heartbeat for {READ_TIMEOUT:?}: the connection is dead"
-                    )));
-                }
-                Some(Ok(None)) => {
+                Some(None) => {
                     return Err(SourceError::transient("the server ended the binlog stream"));
                 }
-                Some(Ok(Some(Err(e)))) => return Err(stream::stream_error(e, &start, by_gtid)),
-                Some(Ok(Some(Ok(ev)))) => ev,
+                Some(Some(Err(e))) => return Err(stream::stream_error(e, &start, by_gtid)),
+                Some(Some(Ok(ev))) => ev,
             };
+            last_event = Instant::now();
             self.on_event(
                 &event,
                 &mut cur,
@@ -738,6 +744,8 @@ impl MysqlSource {
             )));
         }
         let ts_ms = now_ms();
+        let version = schema.version();
+        let mut emitted: u64 = 0;
         for (i, image) in images.into_iter().enumerate() {
             let position = Position::Mysql(MysqlPosition {
                 epoch: cur.epoch,
@@ -750,10 +758,11 @@ impl MysqlSource {
             });
             let before = image.before.map(|v| row_of(&table.columns, v));
             let after = image.after.map(|v| row_of(&table.columns, v));
-            let mut out: Vec<(Op, Option<Row>, Option<Row>)> = Vec::with_capacity(2);
-            match kind {
-                RowsKind::Write => out.push((Op::Insert, None, after)),
-                RowsKind::Delete => out.push((Op::Delete, before, None)),
+            // An update that moves the key is a delete of the old key and an
+            // insert of the new one.
+            let (first, second) = match kind {
+                RowsKind::Write => ((Op::Insert, None, after), None),
+                RowsKind::Delete => ((Op::Delete, before, None), None),
                 RowsKind::Update => {
                     let key_changed = match (&before, &after) {
                         (Some(b), Some(a)) => table
@@ -763,16 +772,15 @@ impl MysqlSource {
                         _ => false,
                     };
                     if key_changed {
-                        out.push((Op::Delete, before, None));
-                        out.push((Op::Insert, None, after));
+                        ((Op::Delete, before, None), Some((Op::Insert, None, after)))
                     } else {
-                        out.push((Op::Update, before, after));
+                        ((Op::Update, before, after), None)
                     }
                 }
-            }
-            for (op, before, after) in out {
+            };
+            for (op, before, after) in std::iter::once(first).chain(second) {
                 tx.ordinal += 1;
-                *tx.counts.entry(table.id.to_string()).or_default() += 1;
+                emitted += 1;
                 let event = ChangeEvent {
                     source: self.name.clone(),
                     table: table.id.clone(),
@@ -786,11 +794,14 @@ impl MysqlSource {
                         commit_time_us: tx.commit_time_us,
                         ordinal: tx.ordinal,
                     }),
-                    schema_version: schema.version(),
+                    schema_version: version,
                     ts_ms,
                 };
                 emitter.emit(event, schema).await?;
             }
+        }
+        if emitted > 0 {
+            *tx.counts.entry(table.id.to_string()).or_default() += emitted;
         }
         Ok(())
     }
