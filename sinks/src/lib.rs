@@ -1,7 +1,13 @@
 //! Sinks: PostgreSQL and MySQL/MariaDB followers, Redis, OpenSearch.
 //!
-//! Each sink becomes one module (config, apply logic, tests) that applies
-//! decoded [`rowlog_schemas::ChangeEvent`]s idempotently, using
-//! [`rowlog_schemas::Position::row_version`] or transactional offsets so a
-//! replay never moves a row backwards. The sink trait arrives with the first
-//! sink (issue #6); nothing is implemented here yet.
+//! Each sink is one module (config beside it, apply logic, tests) that
+//! implements [`contract::Sink`]: it applies batches of decoded
+//! [`rowlog_schemas::ChangeEvent`]s and stores the consumed log offsets
+//! atomically with them, so a replay never applies a change twice and never
+//! moves a row backwards. [`collapse`] turns a batch into one final action
+//! per key for set-based apply.
+
+pub mod collapse;
+pub mod contract;
+
+pub use contract::{Applied, Change, LogOffset, Rejected, Sink, SinkError};
