@@ -188,6 +188,31 @@ impl<T: std::fmt::Display> serde::Serialize for Displayed<T> {
 
 /// Decodes a record value written by [`encode`].
 pub fn decode(bytes: &[u8]) -> Result<ChangeEvent, CodecError> {
+    decode_parts(bytes).map(|(event, _)| event)
+}
+
+/// Decodes a record value and the table schema it declares: the columns in
+/// order with their kinds, and the key. The record does not carry source
+/// types or nullability: `source_type` is empty and only key columns are
+/// NOT NULL, so this schema's [`TableSchema::version`] differs from the
+/// source's `schema_version` (which the event keeps).
+pub fn decode_with_schema(bytes: &[u8]) -> Result<(ChangeEvent, TableSchema), CodecError> {
+    let (event, types) = decode_parts(bytes)?;
+    let columns = types
+        .into_iter()
+        .map(|(name, kind)| crate::table::ColumnSchema {
+            nullable: !event.key_columns.contains(&name),
+            name,
+            kind,
+            source_type: String::new(),
+        })
+        .collect();
+    let schema = TableSchema::new(event.table.clone(), columns, event.key_columns.clone())
+        .map_err(|e| CodecError::new(format!("{} rowlog.types", event.table), e.to_string()))?;
+    Ok((event, schema))
+}
+
+fn decode_parts(bytes: &[u8]) -> Result<(ChangeEvent, Vec<(String, ValueKind)>), CodecError> {
     let doc: J = serde_json::from_slice(bytes)
         .map_err(|e| CodecError::new("message", format!("not valid JSON: {e}")))?;
     let field = |path: &str| -> Result<&J, CodecError> {
@@ -286,7 +311,7 @@ pub fn decode(bytes: &[u8]) -> Result<ChangeEvent, CodecError> {
         }),
         _ => return Err(CodecError::new("transaction", "expected an object or null")),
     };
-    Ok(ChangeEvent {
+    let event = ChangeEvent {
         source: string("source.name")?,
         table: table.clone(),
         op,
@@ -297,7 +322,8 @@ pub fn decode(bytes: &[u8]) -> Result<ChangeEvent, CodecError> {
         transaction,
         schema_version,
         ts_ms: int("ts_ms")?,
-    })
+    };
+    Ok((event, types))
 }
 
 /// Encodes the record key: `{"col": value, …}` over the key columns.
@@ -446,6 +472,55 @@ mod tests {
     use crate::position::{Lsn, PgPosition};
     use crate::table::ColumnSchema;
     use crate::value::{Date, DateTime};
+
+    /// A record declares its table's columns, kinds and key: enough for a
+    /// sink to create the table.
+    #[test]
+    fn decode_with_schema_gives_kinds_and_key() {
+        let col = |name: &str, kind: ValueKind| ColumnSchema {
+            name: name.into(),
+            kind,
+            source_type: "t".into(),
+            nullable: true,
+        };
+        let schema = TableSchema::new(
+            TableId::new("shop", "items"),
+            vec![col("id", ValueKind::UInt), col("price", ValueKind::Decimal)],
+            vec!["id".into()],
+        )
+        .unwrap();
+        let event = ChangeEvent {
+            source: "app".into(),
+            table: schema.table.clone(),
+            op: Op::Insert,
+            key_columns: schema.key.clone(),
+            before: None,
+            after: Some(
+                Row::new()
+                    .with("id", Value::UInt(u64::MAX))
+                    .with("price", Value::Absent),
+            ),
+            position: Position::Postgres(PgPosition::new(Lsn(1), Lsn(1))),
+            transaction: None,
+            schema_version: schema.version(),
+            ts_ms: 1,
+        };
+        let (back, declared) = decode_with_schema(&encode(&event, &schema).unwrap()).unwrap();
+        assert_eq!(back, event);
+        assert_eq!(declared.key, vec!["id".to_string()]);
+        let cols: Vec<(&str, &ValueKind, bool)> = declared
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), &c.kind, c.nullable))
+            .collect();
+        assert_eq!(
+            cols,
+            vec![
+                ("id", &ValueKind::UInt, false),
+                ("price", &ValueKind::Decimal, true)
+            ]
+        );
+    }
 
     /// The exact bytes, so the field order (which a decode round trip does
     /// not see) stays Debezium's.
