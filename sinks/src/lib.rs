@@ -9,5 +9,7 @@
 
 pub mod collapse;
 pub mod contract;
+pub mod mysql;
+pub mod postgres;
 
 pub use contract::{Applied, Change, LogOffset, Rejected, Sink, SinkError};

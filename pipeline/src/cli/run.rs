@@ -1,6 +1,7 @@
-//! `rowlog run -c FILE [--only SOURCE]`: the sidecar. For now it runs the
-//! configured sources (PostgreSQL and MySQL/MariaDB) into the row log; sinks
-//! are refused with a clear message until they exist.
+//! `rowlog run -c FILE [--only NAME,...]`: the sidecar. It runs the
+//! configured sources (PostgreSQL and MySQL/MariaDB) into the row log and the
+//! SQL follower sinks (PostgreSQL, MySQL/MariaDB) from it; Redis and search
+//! sinks are refused with a clear message until they exist.
 //!
 //! Invariants: SIGINT/SIGTERM stop reading, flush the log, confirm the
 //! durable position to the source, and exit 0; a permanent error exits 1
@@ -12,15 +13,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use rowlog_config::{Config, SourceKind};
+use rowlog_config::{Config, Sink as SinkConfig, SinkKind, Source, SourceKind};
 use rowlog_connectors::mysql::offset::MysqlOffset;
 use rowlog_connectors::mysql::source::{MysqlSource, RunEnd as MysqlRunEnd};
 use rowlog_connectors::postgres::source::{PgSource, RunEnd};
 use rowlog_schemas::position::Lsn;
+use rowlog_sinks::mysql::MysqlSink;
+use rowlog_sinks::postgres::PgSink;
 use tokio::sync::watch;
 
 use rowlog::log::kafka::{AppenderOptions, KafkaAppender};
 use rowlog::runtime::emitter::LogEmitter;
+use rowlog::runtime::sink_worker::SinkWorker;
 
 /// Arguments of `rowlog run`.
 #[derive(Debug, Args)]
@@ -29,8 +33,8 @@ pub struct RunArgs {
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: PathBuf,
 
-    /// Run only this source (stream it into the log until stopped).
-    #[arg(long, value_name = "SOURCE")]
+    /// Run only these sources and sinks (comma-separated names).
+    #[arg(long, value_name = "NAME,...")]
     pub only: Option<String>,
 }
 
@@ -75,31 +79,7 @@ fn init_logging() {
 }
 
 async fn run_sources(config: Config, only: Option<&str>) -> Result<(), String> {
-    let selected: Vec<_> = match only {
-        Some(name) => {
-            let s = config
-                .sources
-                .iter()
-                .find(|s| s.name == name)
-                .ok_or_else(|| {
-                    let names: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
-                    format!(
-                        "--only {name}: no such source (sources: {})",
-                        names.join(", ")
-                    )
-                })?;
-            vec![s.clone()]
-        }
-        None => {
-            if !config.sinks.is_empty() {
-                return Err(
-                    "sinks are not implemented yet; run a source into the log with `rowlog run -c FILE --only SOURCE`"
-                        .into(),
-                );
-            }
-            config.sources.clone()
-        }
-    };
+    let (selected, sinks) = select(&config, only)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -134,10 +114,10 @@ async fn run_sources(config: Config, only: Option<&str>) -> Result<(), String> {
                 tasks.push(tokio::spawn(async move {
                     let src = PgSource::new(name.clone(), pg);
                     let end = src.run(&mut emitter, &mut stop).await;
-                    (
-                        name,
-                        end.map(|e| matches!(e, RunEnd::Shutdown | RunEnd::SnapshotDone)),
-                    )
+                    let end = end
+                        .map(|_: RunEnd| ())
+                        .map_err(|e| format!("source `{name}` stopped: {e}"));
+                    (name, end)
                 }));
             }
             SourceKind::Mysql(my) => {
@@ -147,20 +127,40 @@ async fn run_sources(config: Config, only: Option<&str>) -> Result<(), String> {
                 tasks.push(tokio::spawn(async move {
                     let src = MysqlSource::new(name.clone(), my);
                     let end = src.run(&mut emitter, &mut stop).await;
-                    (
-                        name,
-                        end.map(|e| matches!(e, MysqlRunEnd::Shutdown | MysqlRunEnd::SnapshotDone)),
-                    )
+                    let end = end
+                        .map(|_: MysqlRunEnd| ())
+                        .map_err(|e| format!("source `{name}` stopped: {e}"));
+                    (name, end)
                 }));
+            }
+        }
+    }
+    for sink in sinks {
+        let name = sink.name.clone();
+        let stop = stop_rx.clone();
+        let log = config.log.clone();
+        match sink.kind.clone() {
+            SinkKind::Postgres(sql) => {
+                let worker = SinkWorker::new(sink, log, PgSink::new(&name, &sql));
+                tasks.push(tokio::spawn(async move { (name, worker.run(stop).await) }));
+            }
+            SinkKind::Mysql(sql) => {
+                let worker = SinkWorker::new(sink, log, MysqlSink::new(&name, &sql));
+                tasks.push(tokio::spawn(async move { (name, worker.run(stop).await) }));
+            }
+            SinkKind::Redis(_) | SinkKind::Search(_) => {
+                return Err(format!(
+                    "sink `{name}`: Redis and search sinks are not implemented yet; leave them out (or run the others with --only)"
+                ));
             }
         }
     }
     let mut failed = Vec::new();
     for t in tasks {
         match t.await {
-            Ok((_, Ok(_))) => {}
-            Ok((name, Err(e))) => failed.push(format!("source `{name}` stopped: {e}")),
-            Err(e) => failed.push(format!("a source task failed: {e}")),
+            Ok((_, Ok(()))) => {}
+            Ok((_, Err(e))) => failed.push(e),
+            Err(e) => failed.push(format!("a task failed: {e}")),
         }
     }
     if failed.is_empty() {
@@ -168,6 +168,35 @@ async fn run_sources(config: Config, only: Option<&str>) -> Result<(), String> {
     } else {
         Err(failed.join("\n"))
     }
+}
+
+/// The sources and sinks to run: all, or those `--only` names (a
+/// comma-separated list of source and sink names).
+fn select(config: &Config, only: Option<&str>) -> Result<(Vec<Source>, Vec<SinkConfig>), String> {
+    let Some(only) = only else {
+        return Ok((config.sources.clone(), config.sinks.clone()));
+    };
+    let mut sources = Vec::new();
+    let mut sinks = Vec::new();
+    for name in only.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if let Some(s) = config.sources.iter().find(|s| s.name == name) {
+            sources.push(s.clone());
+        } else if let Some(s) = config.sinks.iter().find(|s| s.name == name) {
+            sinks.push(s.clone());
+        } else {
+            let names: Vec<&str> = config
+                .sources
+                .iter()
+                .map(|s| s.name.as_str())
+                .chain(config.sinks.iter().map(|s| s.name.as_str()))
+                .collect();
+            return Err(format!(
+                "--only {name}: no such source or sink (names: {})",
+                names.join(", ")
+            ));
+        }
+    }
+    Ok((sources, sinks))
 }
 
 async fn wait_for_signal() {

@@ -86,13 +86,21 @@ pub struct Rowlog {
 }
 
 impl Rowlog {
+    /// `rowlog run -c config --only app` (the source alone).
     pub fn start(config: &Path) -> Rowlog {
+        Rowlog::start_only(config, Some("app"))
+    }
+
+    /// `rowlog run -c config [--only NAMES]`.
+    pub fn start_only(config: &Path, only: Option<&str>) -> Rowlog {
         let log = config.with_extension(format!("{}.log", fastrand_suffix()));
         let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_rowlog"))
-            .args(["run", "-c"])
-            .arg(config)
-            .args(["--only", "app"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rowlog"));
+        cmd.args(["run", "-c"]).arg(config);
+        if let Some(only) = only {
+            cmd.args(["--only", only]);
+        }
+        let child = cmd
             .env("ROWLOG_LOG", "info")
             .stdout(Stdio::null())
             .stderr(out)

@@ -1,0 +1,474 @@
+//! The sink worker: reads a source's table topics as a consumer-group member
+//! and applies them to a [`Sink`] in batches.
+//!
+//! Invariants (what a crash at any point leaves behind):
+//! - Where to read comes from the *target*: on every partition assignment
+//!   the partition is paused, the offsets the sink stored (atomically with
+//!   the rows it applied) are read back, the partition is positioned there
+//!   (or at its beginning when the target has none) and resumed. The
+//!   consumer group's committed offsets are only a progress indicator for
+//!   operators. A crash anywhere — before the target commit, between it and
+//!   the group commit — restarts exactly after the last batch the target
+//!   holds: each change takes effect once.
+//! - A batch holds messages in partition order; messages of a partition
+//!   revoked while the batch was filling are dropped before apply (the new
+//!   owner reads from the target's offsets). With the eager rebalance
+//!   protocol every member gives its partitions up before anyone gets them,
+//!   and a batch is never applied after its partitions were revoked.
+//!   Not covered yet: a member that stalls past `session.timeout.ms` in the
+//!   middle of an apply can race the new owner (an offsets fence in the
+//!   target would close this).
+//! - Every message advances its partition's offset in the batch, also
+//!   tombstones, changes of tables the sink does not apply, and messages
+//!   that cannot be decoded (those go to the dead-letter topic first).
+//! - Transient sink errors retry the same batch with backoff (1 s doubling
+//!   to 30 s); a permanent error stops the worker. Rejected changes go to
+//!   `<prefix>.dlq.<sink>` (acknowledged by the broker before the worker
+//!   moves on) with the reason and their topic/partition/offset/position,
+//!   or stop the worker with `on_error: stop`. A crash between the target
+//!   commit and the dead-letter acknowledgement loses that dead-letter
+//!   record (the row is not in the target either); the log line names it.
+//!
+//! Apply mode `per_key`: batches are formed per arrival across the
+//! worker's partitions and collapsed per key by the sink. A `transactional`
+//! mode would form batches along source transactions (from the transaction
+//! topic) instead; the sink contract does not change.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use rowlog_config::{LogConfig, OnError, Sink as SinkConfig};
+use rowlog_schemas::encode::json;
+use rowlog_schemas::{TableId, TableSchema};
+use rowlog_sinks::{Applied, Change, LogOffset, Sink, SinkError};
+use tokio::sync::watch;
+
+use crate::log::kafka::{AppenderOptions, KafkaAppender};
+use crate::log::{LogWriter, TopicName};
+
+/// Assignment changes seen by the consumer's callbacks, for the worker loop.
+#[derive(Default)]
+struct Rebalances {
+    assigned: Vec<(String, i32)>,
+    revoked: Vec<(String, i32)>,
+}
+
+struct Ctx {
+    events: Arc<Mutex<Rebalances>>,
+}
+
+impl ClientContext for Ctx {}
+
+impl ConsumerContext for Ctx {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Ok(mut ev) = self.events.lock() else {
+            return;
+        };
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                // Hold the partitions until the worker positioned them at
+                // the target's offsets.
+                if let Err(e) = consumer.pause(tpl) {
+                    tracing::warn!("pausing newly assigned partitions: {e}");
+                }
+                for el in tpl.elements() {
+                    ev.assigned.push((el.topic().to_string(), el.partition()));
+                }
+            }
+            Rebalance::Revoke(tpl) => {
+                for el in tpl.elements() {
+                    ev.revoked.push((el.topic().to_string(), el.partition()));
+                }
+            }
+            Rebalance::Error(e) => tracing::warn!("rebalance error: {e}"),
+        }
+    }
+}
+
+/// One consumed record.
+struct Msg {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+}
+
+/// Applies one source's tables to one sink.
+pub struct SinkWorker<S: Sink> {
+    cfg: SinkConfig,
+    log: LogConfig,
+    sink: S,
+}
+
+impl<S: Sink> std::fmt::Debug for SinkWorker<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SinkWorker")
+            .field("sink", &self.cfg.name)
+            .field("source", &self.cfg.source)
+            .finish_non_exhaustive()
+    }
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| if c == '.' { vec!['\\', '.'] } else { vec![c] })
+        .collect()
+}
+
+fn offsets_error(e: impl std::fmt::Display) -> String {
+    format!("row log consumer: {e}")
+}
+
+impl<S: Sink> SinkWorker<S> {
+    /// A worker for sink `cfg` over the row log `log`.
+    pub fn new(cfg: SinkConfig, log: LogConfig, sink: S) -> SinkWorker<S> {
+        SinkWorker { cfg, log, sink }
+    }
+
+    fn place(&self) -> String {
+        format!("sink `{}`", self.cfg.name)
+    }
+
+    /// After a failed attempt: `Ok(true)` to retry (transient, after a
+    /// backoff sleep), `Ok(false)` when shutting down, `Err` when permanent.
+    async fn backoff(
+        &self,
+        e: SinkError,
+        what: &str,
+        delay: &mut Duration,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<bool, String> {
+        if !e.transient {
+            return Err(format!("{}: {what}: {e}", self.place()));
+        }
+        tracing::warn!(sink = %self.cfg.name, "{what}: {e}; retrying in {delay:?}");
+        tokio::select! {
+            _ = tokio::time::sleep(*delay) => {}
+            _ = shutdown.changed() => return Ok(false),
+        }
+        *delay = (*delay * 2).min(Duration::from_secs(30));
+        Ok(true)
+    }
+
+    /// The sink's stored offsets, retrying transient errors; `None` on shutdown.
+    async fn open_retry(
+        &mut self,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<Option<Vec<LogOffset>>, String> {
+        let mut delay = Duration::from_secs(1);
+        loop {
+            match self.sink.open().await {
+                Ok(v) => return Ok(Some(v)),
+                Err(e) => {
+                    if !self
+                        .backoff(e, "opening the target", &mut delay, shutdown)
+                        .await?
+                    {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies a batch, retrying transient errors; `None` on shutdown.
+    async fn apply_retry(
+        &mut self,
+        changes: &[Change],
+        offsets: &[LogOffset],
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<Option<Applied>, String> {
+        let mut delay = Duration::from_secs(1);
+        loop {
+            match self.sink.apply(changes, offsets).await {
+                Ok(v) => return Ok(Some(v)),
+                Err(e) => {
+                    if !self
+                        .backoff(e, "applying a batch", &mut delay, shutdown)
+                        .await?
+                    {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs until `shutdown` turns true (after applying the batch in hand)
+    /// or a permanent error.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), String> {
+        let place = self.place();
+        let Some(_) = self.open_retry(&mut shutdown).await? else {
+            return Ok(());
+        };
+        let dlq = KafkaAppender::new(&self.log, AppenderOptions::default())
+            .map_err(|e| format!("{place}: log.kafka: {e}"))?;
+        let dlq_topic = TopicName::new(format!("{}.dlq.{}", self.log.topic_prefix, self.cfg.name))
+            .map_err(|e| format!("{place}: dead-letter topic: {e}"))?;
+        let events = Arc::new(Mutex::new(Rebalances::default()));
+        let mut config = dlq.client_config();
+        config
+            .set("group.id", format!("rowlog-sink-{}", self.cfg.name))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false")
+            .set("partition.assignment.strategy", "range,roundrobin")
+            .set("topic.metadata.refresh.interval.ms", "2000")
+            .set("session.timeout.ms", "10000")
+            .set("max.poll.interval.ms", "600000");
+        let consumer: StreamConsumer<Ctx> = config
+            .create_with_context(Ctx {
+                events: events.clone(),
+            })
+            .map_err(|e| format!("{place}: {}", offsets_error(e)))?;
+        let pattern = format!(
+            "^{}\\.{}\\.[^.]+\\..+$",
+            regex_escape(&self.log.topic_prefix),
+            regex_escape(&self.cfg.source)
+        );
+        consumer
+            .subscribe(&[&pattern])
+            .map_err(|e| format!("{place}: subscribing to {pattern}: {e}"))?;
+        tracing::info!(sink = %self.cfg.name, pattern = %pattern, "sink started");
+
+        // Next offset expected per partition (set when positioned).
+        let mut expected: HashMap<(String, i32), i64> = HashMap::new();
+        let mut schemas: HashMap<(TableId, u32), Arc<TableSchema>> = HashMap::new();
+        let max_rows = self.cfg.batch.max_rows as usize;
+        let max_wait: Duration = self.cfg.batch.max_wait.get();
+        loop {
+            if *shutdown.borrow() {
+                tracing::info!(sink = %self.cfg.name, "stopped");
+                return Ok(());
+            }
+            let mut batch: Vec<Msg> = Vec::new();
+            let mut first_at: Option<Instant> = None;
+            loop {
+                self.position_assigned(&consumer, &events, &mut expected, &mut shutdown)
+                    .await?;
+                let limit = match first_at {
+                    Some(t) => max_wait.saturating_sub(t.elapsed()),
+                    None => Duration::from_millis(500),
+                };
+                if first_at.is_some() && limit.is_zero() {
+                    break;
+                }
+                let msg = tokio::select! {
+                    m = tokio::time::timeout(limit, consumer.recv()) => m,
+                    _ = shutdown.changed() => break,
+                };
+                match msg {
+                    Err(_) if first_at.is_some() => break,
+                    Err(_) => continue,
+                    Ok(Err(e)) => {
+                        tracing::debug!(sink = %self.cfg.name, "consumer: {e}");
+                        continue;
+                    }
+                    Ok(Ok(m)) => {
+                        let key = (m.topic().to_string(), m.partition());
+                        let Some(next) = expected.get(&key).copied() else {
+                            // Not positioned yet (or revoked): ignore.
+                            continue;
+                        };
+                        if m.offset() < next {
+                            continue;
+                        }
+                        expected.insert(key, m.offset() + 1);
+                        batch.push(Msg {
+                            topic: m.topic().to_string(),
+                            partition: m.partition(),
+                            offset: m.offset(),
+                            key: m.key().map(<[u8]>::to_vec),
+                            value: m.payload().map(<[u8]>::to_vec),
+                        });
+                        first_at.get_or_insert_with(Instant::now);
+                        if batch.len() >= max_rows {
+                            break;
+                        }
+                    }
+                }
+            }
+            // Drop what was revoked while the batch filled.
+            let revoked: HashSet<(String, i32)> = match events.lock() {
+                Ok(mut ev) => ev.revoked.drain(..).collect(),
+                Err(_) => HashSet::new(),
+            };
+            if !revoked.is_empty() {
+                batch.retain(|m| !revoked.contains(&(m.topic.clone(), m.partition)));
+                for r in &revoked {
+                    expected.remove(r);
+                }
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            self.apply_batch(&batch, &mut schemas, &dlq, &dlq_topic, &mut shutdown)
+                .await?;
+            let mut tpl = TopicPartitionList::new();
+            for ((t, p), o) in batch_offsets(&batch) {
+                let _ = tpl.add_partition_offset(&t, p, Offset::Offset(o));
+            }
+            if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
+                tracing::debug!(sink = %self.cfg.name, "group commit (progress only): {e}");
+            }
+        }
+    }
+
+    /// Positions newly assigned partitions at the target's offsets.
+    async fn position_assigned(
+        &mut self,
+        consumer: &StreamConsumer<Ctx>,
+        events: &Arc<Mutex<Rebalances>>,
+        expected: &mut HashMap<(String, i32), i64>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), String> {
+        let assigned: Vec<(String, i32)> = match events.lock() {
+            Ok(mut ev) => ev.assigned.drain(..).collect(),
+            Err(_) => return Ok(()),
+        };
+        if assigned.is_empty() {
+            return Ok(());
+        }
+        let Some(stored) = self.open_retry(shutdown).await? else {
+            return Ok(());
+        };
+        let stored: HashMap<(String, i32), i64> = stored
+            .into_iter()
+            .map(|o| ((o.topic, o.partition), o.next))
+            .collect();
+        let mut tpl = TopicPartitionList::new();
+        for (topic, partition) in assigned {
+            let next = stored.get(&(topic.clone(), partition)).copied();
+            let offset = next.map_or(Offset::Beginning, Offset::Offset);
+            if let Err(e) = consumer.seek(&topic, partition, offset, Duration::from_secs(10)) {
+                return Err(format!(
+                    "{}: positioning {topic}/{partition} at {offset:?}: {e}",
+                    self.place()
+                ));
+            }
+            tracing::info!(sink = %self.cfg.name, topic = %topic, partition, from = ?next, "partition assigned");
+            expected.insert((topic.clone(), partition), next.unwrap_or(0));
+            let _ = tpl.add_partition(&topic, partition);
+        }
+        consumer
+            .resume(&tpl)
+            .map_err(|e| format!("{}: resuming partitions: {e}", self.place()))?;
+        Ok(())
+    }
+
+    async fn apply_batch(
+        &mut self,
+        batch: &[Msg],
+        schemas: &mut HashMap<(TableId, u32), Arc<TableSchema>>,
+        dlq: &KafkaAppender,
+        dlq_topic: &TopicName,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), String> {
+        let mut changes: Vec<Change> = Vec::with_capacity(batch.len());
+        // Batch index of each change → its message.
+        let mut origin: Vec<usize> = Vec::with_capacity(batch.len());
+        let mut dead: Vec<(usize, String)> = Vec::new();
+        for (i, m) in batch.iter().enumerate() {
+            let Some(value) = &m.value else {
+                continue; // tombstone
+            };
+            match json::decode_with_schema(value) {
+                Ok((event, schema)) => {
+                    if !self.applies(&event.table) {
+                        continue;
+                    }
+                    let key = (event.table.clone(), schema.version());
+                    let schema = schemas
+                        .entry(key)
+                        .or_insert_with(|| Arc::new(schema))
+                        .clone();
+                    changes.push(Change { event, schema });
+                    origin.push(i);
+                }
+                Err(e) => dead.push((i, format!("cannot decode the record: {e}"))),
+            }
+        }
+        let offsets: Vec<LogOffset> = batch_offsets(batch)
+            .into_iter()
+            .map(|((topic, partition), next)| LogOffset {
+                topic,
+                partition,
+                next,
+            })
+            .collect();
+        let Some(applied) = self.apply_retry(&changes, &offsets, shutdown).await? else {
+            return Ok(());
+        };
+        for r in &applied.rejected {
+            if let Some(&i) = origin.get(r.index) {
+                dead.push((i, r.reason.clone()));
+            }
+        }
+        if dead.is_empty() {
+            return Ok(());
+        }
+        if self.cfg.on_error == OnError::Stop {
+            let (i, why) = &dead[0];
+            let m = &batch[*i];
+            return Err(format!(
+                "{}: {}/{} offset {} was rejected: {why} (on_error: stop; the other changes of its batch were applied)",
+                self.place(),
+                m.topic,
+                m.partition,
+                m.offset
+            ));
+        }
+        dlq.ensure_topics(std::slice::from_ref(dlq_topic))
+            .await
+            .map_err(|e| format!("{}: dead-letter topic: {e}", self.place()))?;
+        for (i, why) in &dead {
+            let m = &batch[*i];
+            tracing::warn!(sink = %self.cfg.name, topic = %m.topic, partition = m.partition, offset = m.offset, "to the dead-letter topic: {why}");
+            let record = serde_json::json!({
+                "sink": self.cfg.name,
+                "reason": why,
+                "topic": m.topic,
+                "partition": m.partition,
+                "offset": m.offset,
+                "value": m.value.as_ref().map(|v| String::from_utf8_lossy(v).into_owned()),
+            });
+            dlq.append(
+                dlq_topic,
+                m.key.clone(),
+                Some(record.to_string().into_bytes()),
+            )
+            .await
+            .map_err(|e| format!("{}: dead-letter topic: {e}", self.place()))?;
+        }
+        dlq.flush(Duration::from_secs(60))
+            .await
+            .map_err(|e| format!("{}: dead-letter topic: {e}", self.place()))?;
+        Ok(())
+    }
+
+    fn applies(&self, table: &TableId) -> bool {
+        self.cfg.tables.is_empty()
+            || self
+                .cfg
+                .tables
+                .iter()
+                .any(|p| rowlog_connectors::pattern::matches(p, &table.to_string()))
+    }
+}
+
+/// Per partition, the offset after the batch's last message.
+fn batch_offsets(batch: &[Msg]) -> BTreeMap<(String, i32), i64> {
+    let mut out: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    for m in batch {
+        let e = out.entry((m.topic.clone(), m.partition)).or_insert(0);
+        *e = (*e).max(m.offset + 1);
+    }
+    out
+}
