@@ -36,9 +36,19 @@ impl Rng {
 }
 
 fn write_config(dir: &std::path::Path, source: &str, kafka: &KafkaServer, sink: &str) -> PathBuf {
+    write_config_with(dir, source, kafka, sink, 3)
+}
+
+fn write_config_with(
+    dir: &std::path::Path,
+    source: &str,
+    kafka: &KafkaServer,
+    sink: &str,
+    partitions: u32,
+) -> PathBuf {
     let path = dir.join("rowlog.yaml");
     let text = format!(
-        "sources:\n  - name: app\n{source}log:\n  kafka:\n    brokers: [\"{brokers}\"]\n  topic_prefix: rowlog\n  partitions: 3\nsinks:\n  - name: replica\n    source: app\n    batch: {{ max_rows: 500, max_wait: 100ms }}\n{sink}",
+        "sources:\n  - name: app\n{source}log:\n  kafka:\n    brokers: [\"{brokers}\"]\n  topic_prefix: rowlog\n  partitions: {partitions}\nsinks:\n  - name: replica\n    source: app\n    batch: {{ max_rows: 500, max_wait: 100ms }}\n{sink}",
         brokers = kafka.bootstrap_servers(),
     );
     std::fs::write(&path, text).unwrap();
@@ -59,8 +69,9 @@ async fn pg_rows(
     table: &str,
     cols: &[&str],
 ) -> Vec<Vec<Option<String>>> {
-    let list: Vec<String> = cols.iter().map(|c| format!("{c}::text")).collect();
-    let sql = format!("SELECT {} FROM {table} ORDER BY id", list.join(", "));
+    let list: Vec<String> = cols.iter().map(|c| format!("t.{c}::text")).collect();
+    // Qualified: a bare ORDER BY id would sort by the `id::text` output.
+    let sql = format!("SELECT {} FROM {table} AS t ORDER BY t.id", list.join(", "));
     c.query(&sql, &[])
         .await
         .unwrap()
@@ -120,11 +131,14 @@ async fn pg_to_pg_follower_equals_the_source() -> anyhow::Result<()> {
     )
     .await?;
     let dir = tempfile::tempdir()?;
-    let cfg = write_config(
+    // One partition: a truncate is ordered against every key's changes only
+    // within one partition (see the sink worker's module doc).
+    let cfg = write_config_with(
         dir.path(),
         &pg_source(&pg.url("app")),
         &kafka,
         &pg_sink(&follower_url),
+        1,
     );
     let mut rowlog = Rowlog::start_only(&cfg, None);
     let _dump = LogOnPanic(rowlog.log.clone());

@@ -18,6 +18,13 @@
 //!   Not covered yet: a member that stalls past `session.timeout.ms` in the
 //!   middle of an apply can race the new owner (an offsets fence in the
 //!   target would close this).
+//! - A truncate has no key, so on a table topic with several partitions it
+//!   lands in one of them and is ordered only against the changes in that
+//!   partition: rows changed in other partitions around the truncate may be
+//!   applied before it and removed. Tables that get truncated need
+//!   `log.partitions: 1` until truncates are written to every partition and
+//!   applied behind a barrier; the worker warns when it applies a truncate
+//!   from a multi-partition topic.
 //! - Every message advances its partition's offset in the batch, also
 //!   tombstones, changes of tables the sink does not apply, and messages
 //!   that cannot be decoded (those go to the dead-letter topic first).
@@ -44,7 +51,7 @@ use rdkafka::consumer::{
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use rowlog_config::{LogConfig, OnError, Sink as SinkConfig};
 use rowlog_schemas::encode::json;
-use rowlog_schemas::{TableId, TableSchema};
+use rowlog_schemas::{Op, TableId, TableSchema};
 use rowlog_sinks::{Applied, Change, LogOffset, Sink, SinkError};
 use tokio::sync::watch;
 
@@ -104,6 +111,8 @@ pub struct SinkWorker<S: Sink> {
     cfg: SinkConfig,
     log: LogConfig,
     sink: S,
+    /// Partitions ever assigned, per topic (for the truncate warning).
+    partitions: HashMap<String, HashSet<i32>>,
 }
 
 impl<S: Sink> std::fmt::Debug for SinkWorker<S> {
@@ -128,7 +137,12 @@ fn offsets_error(e: impl std::fmt::Display) -> String {
 impl<S: Sink> SinkWorker<S> {
     /// A worker for sink `cfg` over the row log `log`.
     pub fn new(cfg: SinkConfig, log: LogConfig, sink: S) -> SinkWorker<S> {
-        SinkWorker { cfg, log, sink }
+        SinkWorker {
+            cfg,
+            log,
+            sink,
+            partitions: HashMap::new(),
+        }
     }
 
     fn place(&self) -> String {
@@ -355,6 +369,10 @@ impl<S: Sink> SinkWorker<S> {
             }
             tracing::info!(sink = %self.cfg.name, topic = %topic, partition, from = ?next, "partition assigned");
             expected.insert((topic.clone(), partition), next.unwrap_or(0));
+            self.partitions
+                .entry(topic.clone())
+                .or_default()
+                .insert(partition);
             let _ = tpl.add_partition(&topic, partition);
         }
         consumer
@@ -383,6 +401,12 @@ impl<S: Sink> SinkWorker<S> {
                 Ok((event, schema)) => {
                     if !self.applies(&event.table) {
                         continue;
+                    }
+                    if event.op == Op::Truncate
+                        && (m.partition > 0
+                            || self.partitions.get(&m.topic).is_some_and(|p| p.len() > 1))
+                    {
+                        tracing::warn!(sink = %self.cfg.name, topic = %m.topic, "a truncate on a topic with several partitions is ordered only against its own partition's changes; use log.partitions: 1 for tables that get truncated");
                     }
                     let key = (event.table.clone(), schema.version());
                     let schema = schemas
