@@ -14,8 +14,10 @@
 //! - A change the target rejects for good (a value it cannot hold, a
 //!   constraint) is reported in [`Applied::rejected`] and left out; every
 //!   other change of the batch is applied and the offsets still advance. The
-//!   worker sends rejected changes to the dead-letter topic (or stops, per
-//!   `on_error`). A sink never drops a change silently.
+//!   worker sends rejected changes to the dead-letter topic. With
+//!   [`Sink::allow_rejects`]`(false)` (`on_error: stop`) a rejection fails
+//!   the batch instead and nothing of it is applied. A sink never drops a
+//!   change silently.
 //! - Errors are [`SinkError`]s: transient (connection lost, deadlock,
 //!   serialization failure) → the worker retries the same batch; permanent →
 //!   the sink stops. A transient error leaves nothing applied (the
@@ -113,6 +115,12 @@ pub trait Sink: Send {
     /// Connects, prepares what the sink needs (the offsets table), and
     /// returns the offsets stored for this sink (empty on first start).
     fn open(&mut self) -> impl Future<Output = Result<Vec<LogOffset>, SinkError>> + Send;
+
+    /// Whether a change the target rejects may be left out of its batch
+    /// (`true`, the default: the worker dead-letters it) or must fail the
+    /// whole batch with a permanent error naming it, nothing applied and no
+    /// offset moved (`false`: `on_error: stop`).
+    fn allow_rejects(&mut self, allowed: bool);
 
     /// Applies `changes` and stores `offsets` atomically with them (see the
     /// module doc).

@@ -450,6 +450,43 @@ async fn offsets_are_stored_with_the_batch_and_a_killed_connection_is_transient(
     assert_eq!(other.open().await.unwrap(), vec![off("log", 0, 99)]);
 }
 
+/// `on_error: stop`: a change the target rejects fails the whole batch
+/// with a permanent error; no row and no offset is written.
+#[tokio::test]
+async fn with_rejects_refused_a_rejected_change_fails_the_batch() {
+    let (server, url) = start().await;
+    let mut admin = server.connect().await.unwrap();
+    admin.query_drop("CREATE DATABASE app").await.unwrap();
+    admin
+        .query_drop("CREATE TABLE app.st (id BIGINT PRIMARY KEY, a VARCHAR(3))")
+        .await
+        .unwrap();
+    admin.disconnect().await.unwrap();
+    let mut sink = MysqlSink::new("stop", &cfg(&url, json!({})));
+    sink.allow_rejects(false);
+    sink.open().await.unwrap();
+    let s = schema("app", "st", &[("id", "int"), ("a", "text")], &["id"]);
+    let batch = [
+        ins(&s, &[("id", int(1)), ("a", text("ok"))]),
+        ins(&s, &[("id", int(2)), ("a", text("toolong"))]),
+    ];
+    let e = sink.apply(&batch, &[off("t", 0, 2)]).await.unwrap_err();
+    assert!(!e.transient, "{e}");
+    assert!(
+        e.message.contains("1406") && e.message.contains("on_error: stop"),
+        "{e}"
+    );
+    assert!(select(&server, "SELECT id FROM app.st").await.is_empty());
+    assert!(
+        select(
+            &server,
+            "SELECT next_offset FROM follower.rowlog_offsets WHERE sink = 'stop'"
+        )
+        .await
+        .is_empty()
+    );
+}
+
 #[tokio::test]
 async fn a_value_the_target_refuses_is_rejected_and_the_rest_commits() {
     let (server, url) = start().await;

@@ -497,6 +497,45 @@ async fn offsets_commit_with_rows_and_a_transient_failure_leaves_nothing() {
     assert_eq!(PgSink::new("offs", &cfg).open().await.unwrap()[0].next, 20);
 }
 
+/// `on_error: stop`: a change the target rejects fails the whole batch
+/// with a permanent error naming it; no row and no offset is written.
+#[tokio::test]
+async fn with_rejects_refused_a_rejected_change_fails_the_batch() {
+    let (_pg, url, c) = setup().await;
+    c.batch_execute("CREATE TABLE public.st (id bigint PRIMARY KEY, name varchar(3))")
+        .await
+        .unwrap();
+    let s = schema("public", "st", &[("id", "int"), ("name", "text")], &["id"]);
+    let r = |id, name: &str| [("id", Value::Int(id)), ("name", text(name))];
+    let mut sink = PgSink::new(
+        "stop",
+        &sink_cfg(&url, serde_json::json!({"auto_create": false})),
+    );
+    sink.allow_rejects(false);
+    sink.open().await.unwrap();
+    let e = sink
+        .apply(
+            &[ins(&s, &r(1, "ok")), ins(&s, &r(2, "too long"))],
+            &[offset(2)],
+        )
+        .await
+        .unwrap_err();
+    assert!(!e.transient, "{e}");
+    assert!(
+        e.message.contains("column `name`") && e.message.contains("on_error: stop"),
+        "{e}"
+    );
+    assert!(rows(&c, "SELECT id::text FROM public.st").await.is_empty());
+    assert!(
+        rows(
+            &c,
+            "SELECT next_offset::text FROM rowlog_offsets WHERE sink = 'stop'"
+        )
+        .await
+        .is_empty()
+    );
+}
+
 #[tokio::test]
 async fn rejected_rows_leave_the_rest_of_the_batch_and_the_offsets() {
     let (_pg, url, c) = setup().await;

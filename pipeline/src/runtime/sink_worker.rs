@@ -136,7 +136,8 @@ fn offsets_error(e: impl std::fmt::Display) -> String {
 
 impl<S: Sink> SinkWorker<S> {
     /// A worker for sink `cfg` over the row log `log`.
-    pub fn new(cfg: SinkConfig, log: LogConfig, sink: S) -> SinkWorker<S> {
+    pub fn new(cfg: SinkConfig, log: LogConfig, mut sink: S) -> SinkWorker<S> {
+        sink.allow_rejects(cfg.on_error != OnError::Stop);
         SinkWorker {
             cfg,
             log,
@@ -427,6 +428,22 @@ impl<S: Sink> SinkWorker<S> {
                 next,
             })
             .collect();
+        if self.cfg.on_error == OnError::Stop
+            && let Some((i, why)) = dead.first()
+        {
+            // Stop before applying anything of this batch, so the offsets
+            // stay before the record that cannot be decoded.
+            let m = &batch[*i];
+            return Err(format!(
+                "{}: {}/{} offset {}: {why} (on_error: stop; nothing of its batch was applied)",
+                self.place(),
+                m.topic,
+                m.partition,
+                m.offset
+            ));
+        }
+        // With on_error: stop the sink fails a batch with a rejected change
+        // itself (allow_rejects(false)), so `rejected` is empty then.
         let Some(applied) = self.apply_retry(&changes, &offsets, shutdown).await? else {
             return Ok(());
         };
@@ -437,17 +454,6 @@ impl<S: Sink> SinkWorker<S> {
         }
         if dead.is_empty() {
             return Ok(());
-        }
-        if self.cfg.on_error == OnError::Stop {
-            let (i, why) = &dead[0];
-            let m = &batch[*i];
-            return Err(format!(
-                "{}: {}/{} offset {} was rejected: {why} (on_error: stop; the other changes of its batch were applied)",
-                self.place(),
-                m.topic,
-                m.partition,
-                m.offset
-            ));
         }
         dlq.ensure_topics(std::slice::from_ref(dlq_topic))
             .await

@@ -81,6 +81,8 @@ pub struct MysqlSink {
     conn: Option<Conn>,
     /// Target tables seen so far, by (database, table).
     targets: HashMap<(String, String), ddl::Target>,
+    /// See [`Sink::allow_rejects`].
+    allow_rejects: bool,
 }
 
 impl fmt::Debug for MysqlSink {
@@ -167,6 +169,8 @@ struct Ctx<'a> {
     /// Redo mode: one savepoint per final action, rejections instead of
     /// errors.
     careful: bool,
+    /// See [`Sink::allow_rejects`].
+    allow_rejects: bool,
 }
 
 impl Ctx<'_> {
@@ -557,6 +561,12 @@ async fn run(
             }
         }
     }
+    if let (false, Some(first)) = (ctx.allow_rejects, ctx.rejected.first()) {
+        return Err(Fail::Sink(SinkError::permanent(format!(
+            "{} (on_error: stop: nothing of this batch was applied)",
+            first.reason
+        ))));
+    }
     if !offsets.is_empty() {
         let place = format!("storing offsets in {offsets_table}");
         let params = offsets
@@ -592,6 +602,7 @@ impl MysqlSink {
             cfg: cfg.clone(),
             conn: None,
             targets: HashMap::new(),
+            allow_rejects: true,
         }
     }
 
@@ -786,6 +797,7 @@ impl MysqlSink {
             targets,
             rejected: Vec::new(),
             careful: false,
+            allow_rejects: self.allow_rejects,
         };
         let sink = self.name.as_str();
         let mut result = run(
@@ -843,6 +855,10 @@ impl MysqlSink {
 }
 
 impl Sink for MysqlSink {
+    fn allow_rejects(&mut self, allowed: bool) {
+        self.allow_rejects = allowed;
+    }
+
     async fn open(&mut self) -> Result<Vec<LogOffset>, SinkError> {
         let result = self.open_inner().await;
         if let Err(e) = &result {

@@ -433,6 +433,7 @@ impl PgSink {
             &steps,
             offsets,
             false,
+            self.allow_rejects,
             &mut rejected,
         )
         .await
@@ -447,6 +448,7 @@ impl PgSink {
                     &steps,
                     offsets,
                     true,
+                    self.allow_rejects,
                     &mut rejected,
                 )
                 .await
@@ -466,6 +468,7 @@ impl PgSink {
 }
 
 /// `BEGIN`, the steps, the offsets, `COMMIT`; `ROLLBACK` on any error.
+#[allow(clippy::too_many_arguments)]
 async fn run(
     client: &Client,
     sink: &str,
@@ -473,6 +476,7 @@ async fn run(
     steps: &[Step],
     offsets: &[LogOffset],
     row_mode: bool,
+    allow_rejects: bool,
     rejected: &mut Vec<Rejected>,
 ) -> Result<(), RunError> {
     client
@@ -482,6 +486,12 @@ async fn run(
     let before = rejected.len();
     let result = async {
         body(client, steps, row_mode, rejected).await?;
+        if let (false, Some(first)) = (allow_rejects, rejected.first()) {
+            return Err(RunError::Sink(SinkError::permanent(format!(
+                "{} (on_error: stop: nothing of this batch was applied)",
+                first.reason
+            ))));
+        }
         if !offsets.is_empty() {
             let place = offsets_table.to_string();
             let topics: Vec<String> = offsets.iter().map(|o| o.topic.clone()).collect();

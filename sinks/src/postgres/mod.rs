@@ -85,6 +85,8 @@ pub struct PgSink {
     offsets: Target,
     client: Option<Client>,
     tables: HashMap<Target, TableInfo>,
+    /// See [`Sink::allow_rejects`].
+    allow_rejects: bool,
 }
 
 impl std::fmt::Debug for PgSink {
@@ -108,6 +110,7 @@ impl PgSink {
             offsets: Target::parse(&cfg.offsets_table),
             client: None,
             tables: HashMap::new(),
+            allow_rejects: true,
         }
     }
 
@@ -190,6 +193,10 @@ impl PgSink {
 }
 
 impl Sink for PgSink {
+    fn allow_rejects(&mut self, allowed: bool) {
+        self.allow_rejects = allowed;
+    }
+
     async fn open(&mut self) -> Result<Vec<LogOffset>, SinkError> {
         self.ensure_client().await?;
         let place = self.offsets.to_string();
