@@ -207,10 +207,22 @@ impl Sink for PgSink {
                 .as_ref()
                 .ok_or_else(|| SinkError::transient("not connected"))?;
             let fail = |e: tokio_postgres::Error| errors::sink_error(&e, &place);
-            client
+            if let Err(e) = client
                 .batch_execute(&sql::create_offsets(&self.offsets))
                 .await
-                .map_err(fail)?;
+            {
+                // Two processes creating the table at once: one of them gets
+                // a unique violation on the catalog (23505) or "already
+                // exists" (42P07) despite IF NOT EXISTS. The table is there
+                // now; try again.
+                let racing = matches!(e.code().map(|c| c.code()), Some("23505") | Some("42P07"));
+                if !racing {
+                    return Err(fail(e));
+                }
+                return Err(SinkError::transient(format!(
+                    "{place}: created by another process at the same time; retrying"
+                )));
+            }
             let rows = client
                 .query(&sql::select_offsets(&self.offsets), &[&name])
                 .await
