@@ -284,3 +284,36 @@ async fn two_processes_share_a_sink_and_one_is_killed() -> anyhow::Result<()> {
     assert!(source.stop(Duration::from_secs(60)).success());
     Ok(())
 }
+
+/// The follower is down when rowlog starts: the sink keeps retrying (the
+/// source runs meanwhile) and catches up once the follower is up.
+#[tokio::test]
+async fn follower_down_at_start_is_retried() -> anyhow::Result<()> {
+    let src_pg = PostgresServer::start().await?;
+    let mut dst_pg = PostgresServer::start().await?;
+    let kafka = KafkaServer::start().await?;
+    src_pg.create_database("app").await?;
+    let dst_url = dst_pg.create_database("replica").await?;
+    dst_pg.stop_server(Shutdown::Fast)?;
+    let src = src_pg.connect("app").await?;
+    src.batch_execute(
+        "CREATE TABLE kv (id int PRIMARY KEY, v bigint NOT NULL, n int NOT NULL);
+         INSERT INTO kv SELECT g, 0, 0 FROM generate_series(1, 100) g;",
+    )
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let cfg = config(dir.path(), &src_pg.url("app"), &kafka, &dst_url);
+    let mut rowlog = Rowlog::start_only(&cfg, None);
+    let _dump = LogOnPanic(rowlog.log.clone());
+    updates(&src, 0, 200).await;
+    assert!(
+        rowlog.wait_log("opening the target", WAIT).await,
+        "no retry logged:\n{}",
+        rowlog.log_text()
+    );
+    assert!(rowlog.running(), "{}", rowlog.log_text());
+    dst_pg.start_again().await?;
+    until_equal(&src, &dst_url, false, &mut [&mut rowlog]).await;
+    assert!(rowlog.stop(Duration::from_secs(60)).success());
+    Ok(())
+}
