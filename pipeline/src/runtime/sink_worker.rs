@@ -61,8 +61,8 @@ use crate::log::{LogWriter, TopicName};
 /// Assignment changes seen by the consumer's callbacks, for the worker loop.
 #[derive(Default)]
 struct Rebalances {
-    assigned: Vec<(String, i32)>,
-    revoked: Vec<(String, i32)>,
+    /// In the order they happened: `true` = assigned, `false` = revoked.
+    changes: Vec<(bool, Vec<(String, i32)>)>,
 }
 
 struct Ctx {
@@ -83,14 +83,20 @@ impl ConsumerContext for Ctx {
                 if let Err(e) = consumer.pause(tpl) {
                     tracing::warn!("pausing newly assigned partitions: {e}");
                 }
-                for el in tpl.elements() {
-                    ev.assigned.push((el.topic().to_string(), el.partition()));
-                }
+                let parts = tpl
+                    .elements()
+                    .iter()
+                    .map(|el| (el.topic().to_string(), el.partition()))
+                    .collect();
+                ev.changes.push((true, parts));
             }
             Rebalance::Revoke(tpl) => {
-                for el in tpl.elements() {
-                    ev.revoked.push((el.topic().to_string(), el.partition()));
-                }
+                let parts = tpl
+                    .elements()
+                    .iter()
+                    .map(|el| (el.topic().to_string(), el.partition()))
+                    .collect();
+                ev.changes.push((false, parts));
             }
             Rebalance::Error(e) => tracing::warn!("rebalance error: {e}"),
         }
@@ -237,6 +243,10 @@ impl<S: Sink> SinkWorker<S> {
             .set("partition.assignment.strategy", "range,roundrobin")
             .set("topic.metadata.refresh.interval.ms", "2000")
             .set("session.timeout.ms", "10000")
+            // Bound the prefetch queue (librdkafka's default is 64 MB per
+            // partition): the batch in hand is what matters.
+            .set("queued.max.messages.kbytes", "8192")
+            .set("fetch.max.bytes", "8388608")
             .set("max.poll.interval.ms", "600000");
         let consumer: StreamConsumer<Ctx> = config
             .create_with_context(Ctx {
@@ -266,7 +276,7 @@ impl<S: Sink> SinkWorker<S> {
             let mut batch: Vec<Msg> = Vec::new();
             let mut first_at: Option<Instant> = None;
             loop {
-                self.position_assigned(&consumer, &events, &mut expected, &mut shutdown)
+                self.rebalanced(&consumer, &events, &mut expected, &mut batch, &mut shutdown)
                     .await?;
                 let limit = match first_at {
                     Some(t) => max_wait.saturating_sub(t.elapsed()),
@@ -310,17 +320,10 @@ impl<S: Sink> SinkWorker<S> {
                     }
                 }
             }
-            // Drop what was revoked while the batch filled.
-            let revoked: HashSet<(String, i32)> = match events.lock() {
-                Ok(mut ev) => ev.revoked.drain(..).collect(),
-                Err(_) => HashSet::new(),
-            };
-            if !revoked.is_empty() {
-                batch.retain(|m| !revoked.contains(&(m.topic.clone(), m.partition)));
-                for r in &revoked {
-                    expected.remove(r);
-                }
-            }
+            // Revocations that came with the last poll: their messages leave
+            // the batch before it is applied.
+            self.rebalanced(&consumer, &events, &mut expected, &mut batch, &mut shutdown)
+                .await?;
             if batch.is_empty() {
                 continue;
             }
@@ -336,18 +339,44 @@ impl<S: Sink> SinkWorker<S> {
         }
     }
 
-    /// Positions newly assigned partitions at the target's offsets.
-    async fn position_assigned(
+    /// Applies assignment changes in the order they happened: a revoked
+    /// partition's messages leave the batch and it is no longer read; an
+    /// assigned partition is positioned at the target's offsets.
+    async fn rebalanced(
         &mut self,
         consumer: &StreamConsumer<Ctx>,
         events: &Arc<Mutex<Rebalances>>,
         expected: &mut HashMap<(String, i32), i64>,
+        batch: &mut Vec<Msg>,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(), String> {
-        let assigned: Vec<(String, i32)> = match events.lock() {
-            Ok(mut ev) => ev.assigned.drain(..).collect(),
+        let changes: Vec<(bool, Vec<(String, i32)>)> = match events.lock() {
+            Ok(mut ev) => ev.changes.drain(..).collect(),
             Err(_) => return Ok(()),
         };
+        for (assigned, parts) in changes {
+            if assigned {
+                self.position_assigned(consumer, parts, expected, shutdown)
+                    .await?;
+            } else {
+                let gone: HashSet<(String, i32)> = parts.into_iter().collect();
+                batch.retain(|m| !gone.contains(&(m.topic.clone(), m.partition)));
+                for g in &gone {
+                    expected.remove(g);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Positions newly assigned partitions at the target's offsets.
+    async fn position_assigned(
+        &mut self,
+        consumer: &StreamConsumer<Ctx>,
+        assigned: Vec<(String, i32)>,
+        expected: &mut HashMap<(String, i32), i64>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), String> {
         if assigned.is_empty() {
             return Ok(());
         }
