@@ -427,8 +427,8 @@ impl<S: Sink> SinkWorker<S> {
             let Some(value) = &m.value else {
                 continue; // tombstone
             };
-            match json::decode_with_schema(value) {
-                Ok((event, schema)) => {
+            match json::decode_with_types(value) {
+                Ok((event, types)) => {
                     if !self.applies(&event.table) {
                         continue;
                     }
@@ -438,11 +438,32 @@ impl<S: Sink> SinkWorker<S> {
                     {
                         tracing::warn!(sink = %self.cfg.name, topic = %m.topic, "a truncate on a topic with several partitions is ordered only against its own partition's changes; use log.partitions: 1 for tables that get truncated");
                     }
-                    let key = (event.table.clone(), schema.version());
-                    let schema = schemas
-                        .entry(key)
-                        .or_insert_with(|| Arc::new(schema))
-                        .clone();
+                    // Cached by the source's schema version; a hit is
+                    // checked against the declared columns (cheap, and a
+                    // version collision can never mislabel a row).
+                    let key = (event.table.clone(), event.schema_version);
+                    let cached = schemas.get(&key).filter(|s| {
+                        s.columns.len() == types.len()
+                            && s.columns
+                                .iter()
+                                .zip(&types)
+                                .all(|(c, (n, k))| c.name == *n && c.kind == *k)
+                            && s.key == event.key_columns
+                    });
+                    let schema = match cached {
+                        Some(s) => s.clone(),
+                        None => match json::declared_schema(&event, types) {
+                            Ok(s) => {
+                                let s = Arc::new(s);
+                                schemas.insert(key, s.clone());
+                                s
+                            }
+                            Err(e) => {
+                                dead.push((i, format!("cannot decode the record: {e}")));
+                                continue;
+                            }
+                        },
+                    };
                     changes.push(Change { event, schema });
                     origin.push(i);
                 }

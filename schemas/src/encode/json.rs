@@ -197,7 +197,25 @@ pub fn decode(bytes: &[u8]) -> Result<ChangeEvent, CodecError> {
 /// NOT NULL, so this schema's [`TableSchema::version`] differs from the
 /// source's `schema_version` (which the event keeps).
 pub fn decode_with_schema(bytes: &[u8]) -> Result<(ChangeEvent, TableSchema), CodecError> {
-    let (event, types) = decode_parts(bytes)?;
+    let (event, types) = decode_with_types(bytes)?;
+    let schema = declared_schema(&event, types)?;
+    Ok((event, schema))
+}
+
+/// Decodes a record value and the columns (name, kind) it declares, in
+/// order; [`declared_schema`] turns them into a [`TableSchema`] (callers that
+/// cache schemas build it only when they have not seen it).
+pub fn decode_with_types(
+    bytes: &[u8],
+) -> Result<(ChangeEvent, Vec<(String, ValueKind)>), CodecError> {
+    decode_parts(bytes)
+}
+
+/// The schema a record declares (see [`decode_with_schema`]).
+pub fn declared_schema(
+    event: &ChangeEvent,
+    types: Vec<(String, ValueKind)>,
+) -> Result<TableSchema, CodecError> {
     let columns = types
         .into_iter()
         .map(|(name, kind)| crate::table::ColumnSchema {
@@ -207,9 +225,8 @@ pub fn decode_with_schema(bytes: &[u8]) -> Result<(ChangeEvent, TableSchema), Co
             source_type: String::new(),
         })
         .collect();
-    let schema = TableSchema::new(event.table.clone(), columns, event.key_columns.clone())
-        .map_err(|e| CodecError::new(format!("{} rowlog.types", event.table), e.to_string()))?;
-    Ok((event, schema))
+    TableSchema::new(event.table.clone(), columns, event.key_columns.clone())
+        .map_err(|e| CodecError::new(format!("{} rowlog.types", event.table), e.to_string()))
 }
 
 fn decode_parts(bytes: &[u8]) -> Result<(ChangeEvent, Vec<(String, ValueKind)>), CodecError> {
