@@ -23,6 +23,15 @@ use rowlog_schemas::{ChangeEvent, TableSchema};
 
 use crate::error::SourceError;
 
+/// The wall clock in ms since 1970-01-01 UTC, for events' `ts_ms` (when
+/// the source processed them).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// The end of one source transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransactionEnd<M> {

@@ -7,6 +7,7 @@
 //! pipeline implements over the row log; they know nothing about Kafka.
 //! Errors are [`error::SourceError`]s, transient or permanent.
 
+pub mod backoff;
 pub mod emit;
 pub mod error;
 pub mod mysql;

@@ -1,5 +1,6 @@
-//! Whether a saved GTID state can still be resumed from: the server must
-//! still have every transaction after it.
+//! Whether a saved offset can still be resumed from: the server must still
+//! have every transaction after it — its file and position
+//! ([`check_file_pos`]), or its GTID state ([`check_gtid_available`]).
 //!
 //! Invariants:
 //! - MariaDB: the oldest binlog file starts with a GTID_LIST event, the
@@ -18,9 +19,41 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 use rowlog_schemas::position::{MariadbGtidList, MysqlGtidSet};
 
-use super::offset::GtidState;
-use super::stream::purged_message;
+use super::offset::{GtidState, MysqlOffset};
 use crate::error::SourceError;
+
+/// The message of every "position is gone" error.
+pub fn purged_message(what: &str) -> String {
+    format!(
+        "the saved position {what} is no longer on the server (binlogs purged, or a different server); nothing after it can be read without a gap. Re-snapshot: restart once with `snapshot: always` (it reads the tables again and streams from the new snapshot's position)"
+    )
+}
+
+/// Checks that `file:pos` is still on the server.
+pub async fn check_file_pos(conn: &mut Conn, offset: &MysqlOffset) -> Result<(), SourceError> {
+    let logs: Vec<(String, u64)> = conn
+        .query_map("SHOW BINARY LOGS", |row: mysql_async::Row| {
+            let name: String = row.get(0).unwrap_or_default();
+            let size: u64 = row.get(1).unwrap_or_default();
+            (name, size)
+        })
+        .await?;
+    match logs.iter().find(|(name, _)| *name == offset.binlog.file) {
+        Some((_, size)) if offset.binlog.pos <= *size => Ok(()),
+        Some((_, size)) => Err(SourceError::permanent(purged_message(&format!(
+            "{} (the file is only {size} bytes)",
+            offset.binlog
+        )))),
+        None => Err(SourceError::permanent(purged_message(&format!(
+            "{} (the server's binlogs are {})",
+            offset.binlog,
+            logs.first()
+                .zip(logs.last())
+                .map(|(a, b)| format!("{} … {}", a.0, b.0))
+                .unwrap_or_else(|| "none".into())
+        )))),
+    }
+}
 
 /// Errors with the purged-position message when `state` is no longer on the
 /// server.

@@ -52,7 +52,8 @@ use super::offset::{GtidState, MysqlOffset};
 use super::rows::{RowsKind, decode_rows};
 use super::tables::{Catalog, MapOutcome, Tables};
 use super::{catalog, connect, snapshot, stream};
-use crate::emit::{Emitter, TransactionEnd};
+use crate::backoff::Backoff;
+use crate::emit::{Emitter, TransactionEnd, now_ms};
 use crate::error::SourceError;
 
 /// State-topic key of the saved offset.
@@ -140,13 +141,6 @@ impl Cursor {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 fn snapshot_record(status: &str, offset: &MysqlOffset) -> String {
     serde_json::json!({"status": status, "offset": offset.to_string()}).to_string()
 }
@@ -201,20 +195,16 @@ impl MysqlSource {
         emitter: &mut E,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<RunEnd, SourceError> {
-        let mut delay = Duration::from_secs(1);
+        let mut backoff = Backoff::new();
         loop {
-            let started = Instant::now();
+            backoff.attempt();
             match self.run_once(emitter, shutdown).await {
                 Err(e) if e.transient && !*shutdown.borrow() => {
-                    if started.elapsed() > Duration::from_secs(60) {
-                        delay = Duration::from_secs(1);
-                    }
+                    let delay = backoff.next_delay();
                     tracing::warn!(source = %self.name, "transient error, retrying in {delay:?}: {e}");
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = shutdown.changed() => return Ok(RunEnd::Shutdown),
+                    if !backoff.wait(shutdown).await {
+                        return Ok(RunEnd::Shutdown);
                     }
-                    delay = (delay * 2).min(Duration::from_secs(30));
                 }
                 other => return other,
             }
@@ -322,7 +312,7 @@ impl MysqlSource {
         let by_gtid = self.by_gtid(info, offset)?;
         match (&offset.gtid, by_gtid) {
             (Some(state), true) => super::purged::check_gtid_available(conn, state).await?,
-            _ => stream::check_file_pos(conn, offset).await?,
+            _ => super::purged::check_file_pos(conn, offset).await?,
         }
         Ok(by_gtid)
     }

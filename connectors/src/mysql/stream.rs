@@ -11,9 +11,9 @@
 //!   tested against a MySQL server; the conversion is unit-tested.
 //! - A heartbeat is requested, so a silent network drop shows up as a read
 //!   timeout (see [`HEARTBEAT`]) rather than a hang.
-//! - Before asking for a file/position, the file must still be on the server
-//!   (`SHOW BINARY LOGS`) and the position inside it; otherwise the error says
-//!   the position was purged and how to re-snapshot. Never skip ahead.
+//! - Whether the offset is still on the server is checked before (see
+//!   [`super::purged`]); a refusal by the server (1236) maps to the same
+//!   error. Never skip ahead.
 
 use std::time::Duration;
 
@@ -23,43 +23,11 @@ use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, GnoInterval, Sid};
 use rowlog_schemas::position::MysqlGtidSet;
 
 use super::offset::{GtidState, MysqlOffset};
+use super::purged::purged_message;
 use crate::error::SourceError;
 
 /// How often the server sends a heartbeat when it has nothing else.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
-
-/// The message of every "position is gone" error.
-pub fn purged_message(what: &str) -> String {
-    format!(
-        "the saved position {what} is no longer on the server (binlogs purged, or a different server); nothing after it can be read without a gap. Re-snapshot: restart once with `snapshot: always` (it reads the tables again and streams from the new snapshot's position)"
-    )
-}
-
-/// Checks that `file:pos` is still on the server.
-pub async fn check_file_pos(conn: &mut Conn, offset: &MysqlOffset) -> Result<(), SourceError> {
-    let logs: Vec<(String, u64)> = conn
-        .query_map("SHOW BINARY LOGS", |row: mysql_async::Row| {
-            let name: String = row.get(0).unwrap_or_default();
-            let size: u64 = row.get(1).unwrap_or_default();
-            (name, size)
-        })
-        .await?;
-    match logs.iter().find(|(name, _)| *name == offset.binlog.file) {
-        Some((_, size)) if offset.binlog.pos <= *size => Ok(()),
-        Some((_, size)) => Err(SourceError::permanent(purged_message(&format!(
-            "{} (the file is only {size} bytes)",
-            offset.binlog
-        )))),
-        None => Err(SourceError::permanent(purged_message(&format!(
-            "{} (the server's binlogs are {})",
-            offset.binlog,
-            logs.first()
-                .zip(logs.last())
-                .map(|(a, b)| format!("{} … {}", a.0, b.0))
-                .unwrap_or_else(|| "none".into())
-        )))),
-    }
-}
 
 /// A MySQL GTID set as `COM_BINLOG_DUMP_GTID` carries it: one [`Sid`] per
 /// server UUID, each interval half-open (`uuid:1-5:7` is `[1, 6)` and

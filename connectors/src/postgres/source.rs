@@ -35,7 +35,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rowlog_config::{PostgresSource, SnapshotMode};
 use rowlog_schemas::position::{Lsn, PgPosition};
@@ -51,7 +51,8 @@ use super::walsender::{
     ConnectConfig, Host, ReplicationConnection, ReplicationError, ReplicationEvent, SlotOptions,
     SnapshotAction, StartOptions, StatusUpdate, Streaming,
 };
-use crate::emit::{Emitter, TransactionEnd};
+use crate::backoff::Backoff;
+use crate::emit::{Emitter, TransactionEnd, now_ms};
 use crate::error::SourceError;
 
 /// How often the slot hears from us while streaming.
@@ -176,20 +177,16 @@ impl PgSource {
         emitter: &mut E,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<RunEnd, SourceError> {
-        let mut delay = Duration::from_secs(1);
+        let mut backoff = Backoff::new();
         loop {
-            let started = Instant::now();
+            backoff.attempt();
             match self.run_once(emitter, shutdown).await {
                 Err(e) if e.transient && !*shutdown.borrow() => {
-                    if started.elapsed() > Duration::from_secs(60) {
-                        delay = Duration::from_secs(1);
-                    }
+                    let delay = backoff.next_delay();
                     tracing::warn!(source = %self.name, "transient error, retrying in {delay:?}: {e}");
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = shutdown.changed() => return Ok(RunEnd::Shutdown),
+                    if !backoff.wait(shutdown).await {
+                        return Ok(RunEnd::Shutdown);
                     }
-                    delay = (delay * 2).min(Duration::from_secs(30));
                 }
                 other => return other,
             }
@@ -646,13 +643,6 @@ impl PgSource {
         }
         Ok(durable)
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// State key of the snapshot record; `snapshot/<schema>.<table>` per table.

@@ -28,8 +28,8 @@
 //! - Every message advances its partition's offset in the batch, also
 //!   tombstones, changes of tables the sink does not apply, and messages
 //!   that cannot be decoded (those go to the dead-letter topic first).
-//! - Transient sink errors retry the same batch with backoff (1 s doubling
-//!   to 30 s); a permanent error stops the worker. Rejected changes go to
+//! - Transient sink errors retry the same batch with backoff
+//!   ([`Backoff`]); a permanent error stops the worker. Rejected changes go to
 //!   `<prefix>.dlq.<sink>` (acknowledged by the broker before the worker
 //!   moves on) with the reason and their topic/partition/offset/position,
 //!   or stop the worker with `on_error: stop`. A crash between the target
@@ -50,6 +50,7 @@ use rdkafka::consumer::{
 };
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use rowlog_config::{LogConfig, OnError, Sink as SinkConfig};
+use rowlog_connectors::backoff::Backoff;
 use rowlog_schemas::encode::json;
 use rowlog_schemas::{Op, TableId, TableSchema};
 use rowlog_sinks::{Applied, Change, LogOffset, Sink, SinkError};
@@ -156,25 +157,21 @@ impl<S: Sink> SinkWorker<S> {
         format!("sink `{}`", self.cfg.name)
     }
 
-    /// After a failed attempt: `Ok(true)` to retry (transient, after a
-    /// backoff sleep), `Ok(false)` when shutting down, `Err` when permanent.
-    async fn backoff(
+    /// After a failed attempt: `Ok(true)` to retry (transient, after the
+    /// backoff), `Ok(false)` when shutting down, `Err` when permanent.
+    async fn retry_after(
         &self,
         e: SinkError,
         what: &str,
-        delay: &mut Duration,
+        backoff: &mut Backoff,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<bool, String> {
         if !e.transient {
             return Err(format!("{}: {what}: {e}", self.place()));
         }
+        let delay = backoff.next_delay();
         tracing::warn!(sink = %self.cfg.name, "{what}: {e}; retrying in {delay:?}");
-        tokio::select! {
-            _ = tokio::time::sleep(*delay) => {}
-            _ = shutdown.changed() => return Ok(false),
-        }
-        *delay = (*delay * 2).min(Duration::from_secs(30));
-        Ok(true)
+        Ok(backoff.wait(shutdown).await)
     }
 
     /// The sink's stored offsets, retrying transient errors; `None` on shutdown.
@@ -182,13 +179,14 @@ impl<S: Sink> SinkWorker<S> {
         &mut self,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<Option<Vec<LogOffset>>, String> {
-        let mut delay = Duration::from_secs(1);
+        let mut backoff = Backoff::new();
         loop {
+            backoff.attempt();
             match self.sink.open().await {
                 Ok(v) => return Ok(Some(v)),
                 Err(e) => {
                     if !self
-                        .backoff(e, "opening the target", &mut delay, shutdown)
+                        .retry_after(e, "opening the target", &mut backoff, shutdown)
                         .await?
                     {
                         return Ok(None);
@@ -205,13 +203,14 @@ impl<S: Sink> SinkWorker<S> {
         offsets: &[LogOffset],
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<Option<Applied>, String> {
-        let mut delay = Duration::from_secs(1);
+        let mut backoff = Backoff::new();
         loop {
+            backoff.attempt();
             match self.sink.apply(changes, offsets).await {
                 Ok(v) => return Ok(Some(v)),
                 Err(e) => {
                     if !self
-                        .backoff(e, "applying a batch", &mut delay, shutdown)
+                        .retry_after(e, "applying a batch", &mut backoff, shutdown)
                         .await?
                     {
                         return Ok(None);
