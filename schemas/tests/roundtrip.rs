@@ -327,6 +327,15 @@ proptest! {
     fn json_round_trip((event, schema) in arb_event()) {
         let bytes = json::encode(&event, &schema).unwrap();
         prop_assert_eq!(json::decode(&bytes).unwrap(), event.clone());
+        // The caching decoder: the same event, the declared schema, and the
+        // same schema (one Arc) for the next record of the table version.
+        let mut decoder = json::Decoder::new();
+        let (first, declared) = decoder.decode(&bytes).unwrap();
+        prop_assert_eq!(&first, &event);
+        prop_assert_eq!(&*declared, &json::decode_with_schema(&bytes).unwrap().1);
+        let (again, cached) = decoder.decode(&bytes).unwrap();
+        prop_assert_eq!(&again, &event);
+        prop_assert!(std::sync::Arc::ptr_eq(&declared, &cached));
         if let Some(key) = event.key() {
             let kb = json::encode_key(&key).unwrap();
             prop_assert_eq!(json::decode_key(&kb, &schema).unwrap(), key);
@@ -556,6 +565,53 @@ fn invalid_events_are_refused_with_their_place() {
     assert!(json::encode(&event, &schema).is_err());
     for garbage in [&b""[..], b"{}", b"[1]", b"\xff", b"{\"op\":\"x\"}"] {
         assert!(json::decode(garbage).is_err());
+        assert!(json::Decoder::new().decode(garbage).is_err());
+    }
+    // A value of the wrong kind and a column the record does not declare
+    // are named with table, column and position.
+    let good = String::from_utf8(
+        json::encode(
+            &{
+                let mut e = event.clone();
+                e.after = Some(Row::new().with("id", Value::Int(7)));
+                e
+            },
+            &schema,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for (bad, place, why) in [
+        (
+            good.replace("\"id\":7", "\"id\":\"seven\""),
+            "public.t.id (after) at 0/10",
+            "seven",
+        ),
+        (
+            good.replace("\"id\":7", "\"id\":true"),
+            "public.t.id (after) at 0/10",
+            "`true` is not a valid `int` value",
+        ),
+        (
+            good.replace("\"id\":7", "\"id\":7,\"extra\":1"),
+            "public.t.extra (after)",
+            "not listed in rowlog.types",
+        ),
+        (
+            good.replace("\"after\":{", "\"after\":[{")
+                .replace("},\"source\"", "}],\"source\""),
+            "after",
+            "expected an object",
+        ),
+    ] {
+        assert_ne!(bad, good);
+        for err in [
+            json::decode(bad.as_bytes()).unwrap_err(),
+            json::Decoder::new().decode(bad.as_bytes()).unwrap_err(),
+        ] {
+            assert_eq!(err.place, place, "{err}");
+            assert!(err.message.contains(why), "{err}");
+        }
     }
 }
 

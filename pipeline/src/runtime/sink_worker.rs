@@ -52,7 +52,7 @@ use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use rowlog_config::{LogConfig, OnError, Sink as SinkConfig};
 use rowlog_connectors::backoff::Backoff;
 use rowlog_schemas::encode::json;
-use rowlog_schemas::{Op, TableId, TableSchema};
+use rowlog_schemas::{Op, TableId};
 use rowlog_sinks::{Applied, Change, LogOffset, Sink, SinkError};
 use tokio::sync::watch;
 
@@ -120,6 +120,8 @@ pub struct SinkWorker<S: Sink> {
     sink: S,
     /// Partitions ever assigned, per topic (for the truncate warning).
     partitions: HashMap<String, HashSet<i32>>,
+    /// Record decoder, with the schemas of the table versions seen.
+    decoder: json::Decoder,
 }
 
 impl<S: Sink> std::fmt::Debug for SinkWorker<S> {
@@ -150,6 +152,7 @@ impl<S: Sink> SinkWorker<S> {
             log,
             sink,
             partitions: HashMap::new(),
+            decoder: json::Decoder::new(),
         }
     }
 
@@ -243,9 +246,15 @@ impl<S: Sink> SinkWorker<S> {
             .set("topic.metadata.refresh.interval.ms", "2000")
             .set("session.timeout.ms", "10000")
             // Bound the prefetch queue (librdkafka's default is 64 MB per
-            // partition): the batch in hand is what matters.
+            // partition) and each fetch (a fetch response is held whole and
+            // decompressed: 8 MB fetches cost ~100 MB of RSS): the batch in
+            // hand is what matters.
             .set("queued.max.messages.kbytes", "8192")
-            .set("fetch.max.bytes", "8388608")
+            .set("fetch.max.bytes", "2097152")
+            // Once the queue is full librdkafka stops fetching for this long
+            // (default 1 s): with a bounded queue that pause, not the broker,
+            // capped reading at ~80k records/s.
+            .set("fetch.queue.backoff.ms", "10")
             .set("max.poll.interval.ms", "600000");
         let consumer: StreamConsumer<Ctx> = config
             .create_with_context(Ctx {
@@ -264,7 +273,6 @@ impl<S: Sink> SinkWorker<S> {
 
         // Next offset expected per partition (set when positioned).
         let mut expected: HashMap<(String, i32), i64> = HashMap::new();
-        let mut schemas: HashMap<(TableId, u32), Arc<TableSchema>> = HashMap::new();
         let max_rows = self.cfg.batch.max_rows as usize;
         let max_wait: Duration = self.cfg.batch.max_wait.get();
         loop {
@@ -326,7 +334,7 @@ impl<S: Sink> SinkWorker<S> {
             if batch.is_empty() {
                 continue;
             }
-            self.apply_batch(&batch, &mut schemas, &dlq, &dlq_topic, &mut shutdown)
+            self.apply_batch(&batch, &dlq, &dlq_topic, &mut shutdown)
                 .await?;
             let mut tpl = TopicPartitionList::new();
             for ((t, p), o) in batch_offsets(&batch) {
@@ -413,7 +421,6 @@ impl<S: Sink> SinkWorker<S> {
     async fn apply_batch(
         &mut self,
         batch: &[Msg],
-        schemas: &mut HashMap<(TableId, u32), Arc<TableSchema>>,
         dlq: &KafkaAppender,
         dlq_topic: &TopicName,
         shutdown: &mut watch::Receiver<bool>,
@@ -426,8 +433,8 @@ impl<S: Sink> SinkWorker<S> {
             let Some(value) = &m.value else {
                 continue; // tombstone
             };
-            match json::decode_with_types(value) {
-                Ok((event, types)) => {
+            match self.decoder.decode(value) {
+                Ok((event, schema)) => {
                     if !self.applies(&event.table) {
                         continue;
                     }
@@ -437,32 +444,6 @@ impl<S: Sink> SinkWorker<S> {
                     {
                         tracing::warn!(sink = %self.cfg.name, topic = %m.topic, "a truncate on a topic with several partitions is ordered only against its own partition's changes; use log.partitions: 1 for tables that get truncated");
                     }
-                    // Cached by the source's schema version; a hit is
-                    // checked against the declared columns (cheap, and a
-                    // version collision can never mislabel a row).
-                    let key = (event.table.clone(), event.schema_version);
-                    let cached = schemas.get(&key).filter(|s| {
-                        s.columns.len() == types.len()
-                            && s.columns
-                                .iter()
-                                .zip(&types)
-                                .all(|(c, (n, k))| c.name == *n && c.kind == *k)
-                            && s.key == event.key_columns
-                    });
-                    let schema = match cached {
-                        Some(s) => s.clone(),
-                        None => match json::declared_schema(&event, types) {
-                            Ok(s) => {
-                                let s = Arc::new(s);
-                                schemas.insert(key, s.clone());
-                                s
-                            }
-                            Err(e) => {
-                                dead.push((i, format!("cannot decode the record: {e}")));
-                                continue;
-                            }
-                        },
-                    };
                     changes.push(Change { event, schema });
                     origin.push(i);
                 }

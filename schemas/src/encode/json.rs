@@ -25,12 +25,17 @@
 use serde_json::{Number, Value as J};
 
 use crate::error::CodecError;
-use crate::event::{ChangeEvent, Op, Row, TxInfo};
+use crate::event::{ChangeEvent, Op, Row};
 use crate::position::{Position, SourceKind};
-use crate::table::{TableId, TableSchema};
+use crate::table::TableSchema;
 use crate::value::{Value, ValueKind};
 
 use super::text;
+
+mod decode;
+
+pub use decode::Decoder;
+use decode::decode_parts;
 
 /// Encodes the record value of `event`, whose rows follow `schema`.
 ///
@@ -216,131 +221,7 @@ pub fn declared_schema(
     event: &ChangeEvent,
     types: Vec<(String, ValueKind)>,
 ) -> Result<TableSchema, CodecError> {
-    let columns = types
-        .into_iter()
-        .map(|(name, kind)| crate::table::ColumnSchema {
-            nullable: !event.key_columns.contains(&name),
-            name,
-            kind,
-            source_type: String::new(),
-        })
-        .collect();
-    TableSchema::new(event.table.clone(), columns, event.key_columns.clone())
-        .map_err(|e| CodecError::new(format!("{} rowlog.types", event.table), e.to_string()))
-}
-
-fn decode_parts(bytes: &[u8]) -> Result<(ChangeEvent, Vec<(String, ValueKind)>), CodecError> {
-    let doc: J = serde_json::from_slice(bytes)
-        .map_err(|e| CodecError::new("message", format!("not valid JSON: {e}")))?;
-    let field = |path: &str| -> Result<&J, CodecError> {
-        path.split('.')
-            .try_fold(&doc, |j, k| j.get(k))
-            .ok_or_else(|| CodecError::new(path, "missing; is this a rowlog JSON message?"))
-    };
-    let string = |path: &str| -> Result<String, CodecError> {
-        field(path)?
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| CodecError::new(path, "expected a string"))
-    };
-    let int = |path: &str| -> Result<i64, CodecError> {
-        field(path)?
-            .as_i64()
-            .ok_or_else(|| CodecError::new(path, "expected an integer"))
-    };
-    let kind: SourceKind = string("source.connector")?
-        .parse()
-        .map_err(|e| CodecError::new("source.connector", format!("{e}")))?;
-    let ns_field = match kind {
-        SourceKind::Postgres => "source.schema",
-        SourceKind::Mysql => "source.db",
-    };
-    let table = TableId::new(string(ns_field)?, string("source.table")?);
-    let position = Position::parse(kind, &string("source.pos")?)
-        .map_err(|e| CodecError::new(format!("{table} source.pos"), e.to_string()))?;
-    let op_code = string("op")?;
-    let op = Op::from_code(&op_code)
-        .ok_or_else(|| CodecError::new("op", format!("`{op_code}` is not one of c, u, d, t, r")))?;
-    let schema_version = u32::try_from(int("rowlog.schema_version")?).map_err(|_| {
-        CodecError::new("rowlog.schema_version", "out of range for a 32-bit version")
-    })?;
-    let key_columns = field("rowlog.key")?
-        .as_array()
-        .and_then(|a| {
-            a.iter()
-                .map(|k| k.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-        })
-        .ok_or_else(|| CodecError::new("rowlog.key", "expected an array of column names"))?;
-    let types = field("rowlog.types")?
-        .as_object()
-        .ok_or_else(|| CodecError::new("rowlog.types", "expected an object of column kinds"))?
-        .iter()
-        .map(|(name, k)| {
-            let kind = k
-                .as_str()
-                .ok_or_else(|| {
-                    CodecError::new(format!("rowlog.types.{name}"), "expected a string")
-                })?
-                .parse::<ValueKind>()
-                .map_err(|e| CodecError::new(format!("rowlog.types.{name}"), e.to_string()))?;
-            Ok((name.clone(), kind))
-        })
-        .collect::<Result<Vec<_>, CodecError>>()?;
-    let row = |label: &str| -> Result<Option<Row>, CodecError> {
-        match field(label)? {
-            J::Null => Ok(None),
-            J::Object(obj) => {
-                if let Some(extra) = obj.keys().find(|k| !types.iter().any(|(n, _)| n == *k)) {
-                    return Err(CodecError::new(
-                        format!("{table}.{extra} ({label})"),
-                        "column is not listed in rowlog.types",
-                    ));
-                }
-                types
-                    .iter()
-                    .map(|(name, kind)| {
-                        let v = match obj.get(name) {
-                            None => Value::Absent,
-                            Some(j) => json_to_value(kind, j).map_err(|e| {
-                                CodecError::new(
-                                    format!("{table}.{name} ({label}) at {position}"),
-                                    e,
-                                )
-                            })?,
-                        };
-                        Ok((name.clone(), v))
-                    })
-                    .collect::<Result<Row, CodecError>>()
-                    .map(Some)
-            }
-            _ => Err(CodecError::new(label, "expected an object or null")),
-        }
-    };
-    let transaction = match field("transaction")? {
-        J::Null => None,
-        J::Object(_) => Some(TxInfo {
-            id: string("transaction.id")?,
-            commit_time_us: int("source.ts_us")?,
-            ordinal: field("transaction.total_order")?.as_u64().ok_or_else(|| {
-                CodecError::new("transaction.total_order", "expected an unsigned integer")
-            })?,
-        }),
-        _ => return Err(CodecError::new("transaction", "expected an object or null")),
-    };
-    let event = ChangeEvent {
-        source: string("source.name")?,
-        table: table.clone(),
-        op,
-        key_columns,
-        before: row("before")?,
-        after: row("after")?,
-        position: position.clone(),
-        transaction,
-        schema_version,
-        ts_ms: int("ts_ms")?,
-    };
-    Ok((event, types))
+    decode::schema_of(&event.table, types, &event.key_columns)
 }
 
 /// Encodes the record key: `{"col": value, …}` over the key columns.
@@ -486,8 +367,10 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::event::TxInfo;
     use crate::position::{Lsn, PgPosition};
     use crate::table::ColumnSchema;
+    use crate::table::TableId;
     use crate::value::{Date, DateTime};
 
     /// A record declares its table's columns, kinds and key: enough for a
