@@ -317,3 +317,67 @@ async fn follower_down_at_start_is_retried() -> anyhow::Result<()> {
     assert!(rowlog.stop(Duration::from_secs(60)).success());
     Ok(())
 }
+
+/// Ids of table `t` in the follower (empty while it does not exist).
+async fn ids(c: &tokio_postgres::Client) -> Vec<i64> {
+    c.query("SELECT id::int8 FROM t ORDER BY id", &[])
+        .await
+        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+        .unwrap_or_default()
+}
+
+/// The offsets fence through the binary: the stored offset moves under a
+/// running sink (as when a second worker applied records); the sink's next
+/// batch is refused with nothing of it applied, and it reads on from the
+/// stored offset: the records before it are never applied by this worker.
+#[tokio::test]
+async fn a_sink_whose_offsets_moved_reads_on_from_the_stored_ones() -> anyhow::Result<()> {
+    let src_pg = PostgresServer::start().await?;
+    let dst_pg = PostgresServer::start().await?;
+    let kafka = KafkaServer::start().await?;
+    src_pg.create_database("app").await?;
+    let dst_url = dst_pg.create_database("replica").await?;
+    let src = src_pg.connect("app").await?;
+    src.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY);
+         INSERT INTO t SELECT generate_series(1, 5);",
+    )
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let cfg = config(dir.path(), &src_pg.url("app"), &kafka, &dst_url);
+    let one_partition = std::fs::read_to_string(&cfg)?.replace("partitions: 3", "partitions: 1");
+    std::fs::write(&cfg, one_partition)?;
+    let rowlog = Rowlog::start_only(&cfg, None);
+    let _dump = LogOnPanic(rowlog.log.clone());
+    let dst = connect(&dst_url).await;
+    let deadline = Instant::now() + WAIT;
+    while ids(&dst).await != vec![1, 2, 3, 4, 5] {
+        assert!(Instant::now() < deadline, "{}", rowlog.log_text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stored = "SELECT next_offset FROM rowlog_offsets WHERE sink = 'replica' AND topic = 'rowlog.app.public.t'";
+    let next: i64 = dst.query_one(stored, &[]).await?.get(0);
+    assert_eq!(next, 5, "one record per snapshot row");
+    // "Another worker" applied offsets 5..8 (rows 6, 7, 8).
+    dst.execute(
+        "UPDATE rowlog_offsets SET next_offset = 8 WHERE sink = 'replica'",
+        &[],
+    )
+    .await?;
+    src.batch_execute("INSERT INTO t SELECT generate_series(6, 10)")
+        .await?;
+    while !ids(&dst).await.contains(&10) {
+        assert!(Instant::now() < deadline, "{}", rowlog.log_text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ids(&dst).await, vec![1, 2, 3, 4, 5, 9, 10]);
+    let next: i64 = dst.query_one(stored, &[]).await?.get(0);
+    assert_eq!(next, 10);
+    assert!(
+        rowlog.log_text().contains("another worker applied them"),
+        "{}",
+        rowlog.log_text()
+    );
+    assert!(rowlog.stop(Duration::from_secs(60)).success());
+    Ok(())
+}

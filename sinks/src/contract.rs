@@ -23,6 +23,16 @@
 //!   the sink stops. A transient error leaves nothing applied (the
 //!   transaction rolled back).
 //!
+//! - **Fencing.** A sink remembers the offsets it read in its last
+//!   [`Sink::open`] and those it committed since ([`crate::fence`]). In the
+//!   batch's transaction it first compares-and-sets each partition's stored
+//!   offset against what it remembers; if another worker moved one (two
+//!   workers both believe they own a partition: a member that stalled past
+//!   the group's session timeout, an in-doubt commit being retried), the
+//!   batch fails with [`SinkError::fenced`], nothing of it applied. The
+//!   worker then opens again and reads on from the stored offsets. So a
+//!   change takes effect once even when ownership overlaps.
+//!
 //! Offsets are opaque to sinks: `(topic, partition, next offset)` triples
 //! stored under the sink's name and handed back on open. Sinks know nothing
 //! about Kafka.
@@ -82,6 +92,10 @@ pub struct Applied {
 pub struct SinkError {
     /// Whether retrying the same batch may succeed.
     pub transient: bool,
+    /// The target's offsets were moved by someone else (see the module
+    /// doc): nothing was applied; re-[`Sink::open`] and read again from the
+    /// stored offsets. Never transient.
+    pub fenced: bool,
     /// What happened, where, and how to fix it.
     pub message: String,
 }
@@ -91,6 +105,7 @@ impl SinkError {
     pub fn permanent(message: impl Into<String>) -> SinkError {
         SinkError {
             transient: false,
+            fenced: false,
             message: message.into(),
         }
     }
@@ -99,6 +114,17 @@ impl SinkError {
     pub fn transient(message: impl Into<String>) -> SinkError {
         SinkError {
             transient: true,
+            fenced: false,
+            message: message.into(),
+        }
+    }
+
+    /// The batch was refused because the stored offsets moved (see
+    /// [`SinkError::fenced`](SinkError#structfield.fenced)).
+    pub fn fenced(message: impl Into<String>) -> SinkError {
+        SinkError {
+            transient: false,
+            fenced: true,
             message: message.into(),
         }
     }

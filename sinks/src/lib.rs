@@ -9,6 +9,7 @@
 
 pub mod collapse;
 pub mod contract;
+pub mod fence;
 pub mod mysql;
 pub mod postgres;
 

@@ -732,3 +732,104 @@ async fn auto_evolve_table_map_and_configuration_errors() {
     assert!(!e.transient && e.message.contains("1045"), "{e}");
     assert!(!e.message.contains("wrong"), "the password leaked: {e}");
 }
+
+/// Applies, retrying transient errors (a deadlock between two workers).
+async fn apply_retrying(
+    sink: &mut MysqlSink,
+    batch: &[Change],
+    offsets: &[LogOffset],
+) -> Result<rowlog_sinks::Applied, rowlog_sinks::SinkError> {
+    for _ in 0..5 {
+        match sink.apply(batch, offsets).await {
+            Err(e) if e.transient => continue,
+            other => return other,
+        }
+    }
+    sink.apply(batch, offsets).await
+}
+
+/// Two workers that both believe they own a partition: the second to
+/// commit is fenced, nothing of its batch applied; after a fresh open it
+/// goes on from the stored offsets. Two first batches on a fresh partition
+/// at once: exactly one applies (gap locks under REPEATABLE READ).
+#[tokio::test]
+async fn a_second_worker_on_the_same_partitions_is_fenced() {
+    let (server, url) = start().await;
+    let config = cfg(&url, json!({}));
+    let s = schema("app", "f", &[("id", "int"), ("v", "text")], &["id"]);
+    let one = |id: i64, v: &str| {
+        vec![ins(
+            &s,
+            &[("id", Value::Int(id)), ("v", Value::Text(v.into()))],
+        )]
+    };
+    let (mut a, mut b) = (
+        MysqlSink::new("fence", &config),
+        MysqlSink::new("fence", &config),
+    );
+    assert_eq!(a.open().await.unwrap(), vec![]);
+    // The table exists before the race (created by a batch on partition 1).
+    a.apply(&one(100, "t"), &[off("rowlog.app.f", 1, 3)])
+        .await
+        .unwrap();
+    assert_eq!(b.open().await.unwrap(), vec![off("rowlog.app.f", 1, 3)]);
+    let (ba, bb) = (one(1, "a"), one(1, "b"));
+    let first = [off("rowlog.app.f", 0, 5)];
+    let (ra, rb) = tokio::join!(
+        apply_retrying(&mut a, &ba, &first),
+        apply_retrying(&mut b, &bb, &first)
+    );
+    assert!(
+        ra.is_ok() != rb.is_ok(),
+        "exactly one applies: {ra:?} {rb:?}"
+    );
+    let a_ok = ra.is_ok();
+    let err = match (ra, rb) {
+        (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+        other => panic!("exactly one applies: {other:?}"),
+    };
+    assert!(err.fenced && !err.transient, "{err}");
+    assert!(err.message.contains("rowlog.app.f/0"), "{err}");
+    // The winner's row is the one there.
+    assert_eq!(a_won(&server).await, a_ok);
+    let (winner, loser) = if a_ok {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+    winner
+        .apply(&one(2, "w"), &[off("rowlog.app.f", 0, 9)])
+        .await
+        .unwrap();
+    let stale = loser
+        .apply(&one(3, "l"), &[off("rowlog.app.f", 0, 12)])
+        .await
+        .unwrap_err();
+    assert!(stale.fenced, "{stale}");
+    assert_eq!(
+        select(&server, "SELECT id FROM app.f ORDER BY id").await,
+        strs(&[&["1"], &["2"], &["100"]])
+    );
+    loser.open().await.unwrap();
+    loser
+        .apply(&one(3, "l"), &[off("rowlog.app.f", 0, 12)])
+        .await
+        .unwrap();
+    assert_eq!(
+        select(
+            &server,
+            "SELECT `partition`, next_offset FROM follower.rowlog_offsets WHERE sink = 'fence' ORDER BY 1"
+        )
+        .await,
+        strs(&[&["0", "12"], &["1", "3"]])
+    );
+    assert_eq!(
+        select(&server, "SELECT id FROM app.f ORDER BY id").await,
+        strs(&[&["1"], &["2"], &["3"], &["100"]])
+    );
+}
+
+/// Whether sink `a`'s row 1 ("a") won the race.
+async fn a_won(server: &MariaDbServer) -> bool {
+    select(server, "SELECT v FROM app.f WHERE id = 1").await == strs(&[&["a"]])
+}

@@ -767,3 +767,60 @@ async fn table_map_and_missing_tables_without_auto_create() {
         "{err}"
     );
 }
+
+/// Two workers that both believe they own a partition (a member stalled
+/// past its session timeout): the second to commit is fenced, nothing of its
+/// batch applied; after a fresh open it goes on from the stored offsets. Two
+/// first batches on a fresh partition, at once: exactly one applies.
+#[tokio::test]
+async fn a_second_worker_on_the_same_partitions_is_fenced() {
+    let (_pg, url, c) = setup().await;
+    let s = schema("public", "f", &[("id", "int"), ("v", "text")], &["id"]);
+    let cfg = sink_cfg(&url, serde_json::json!({}));
+    let (mut a, mut b) = (PgSink::new("fence", &cfg), PgSink::new("fence", &cfg));
+    assert!(a.open().await.unwrap().is_empty());
+    assert!(b.open().await.unwrap().is_empty());
+    let one = |id: i64, v: &str| [ins(&s, &[("id", Value::Int(id)), ("v", text(v))])];
+    // Both start at once on a fresh partition: one wins, one is fenced.
+    let (ba, bb, first) = (one(1, "a"), one(1, "b"), [offset(5)]);
+    let (ra, rb) = tokio::join!(a.apply(&ba, &first), b.apply(&bb, &first));
+    assert!(
+        ra.is_ok() != rb.is_ok(),
+        "exactly one applies: {ra:?} {rb:?}"
+    );
+    let (winner, loser) = if ra.is_ok() {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+    let err = match (ra, rb) {
+        (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+        other => panic!("exactly one applies: {other:?}"),
+    };
+    assert!(err.fenced && !err.transient, "{err}");
+    assert!(err.message.contains("rowlog.app/0"), "{err}");
+    // The winner goes on; the loser's next batch (from its stale view) is
+    // fenced again and leaves nothing.
+    winner.apply(&one(2, "w"), &[offset(9)]).await.unwrap();
+    let err = loser.apply(&one(3, "l"), &[offset(12)]).await.unwrap_err();
+    assert!(err.fenced, "{err}");
+    assert_eq!(
+        rows(&c, "SELECT id::text FROM public.f ORDER BY id").await,
+        vec!["1", "2"]
+    );
+    // Re-opened, it reads the stored offsets and applies from there.
+    assert_eq!(loser.open().await.unwrap(), vec![offset(9)]);
+    loser.apply(&one(3, "l"), &[offset(12)]).await.unwrap();
+    assert_eq!(
+        rows(
+            &c,
+            "SELECT next_offset::text FROM rowlog_offsets WHERE sink = 'fence'"
+        )
+        .await,
+        vec!["12"]
+    );
+    assert_eq!(
+        rows(&c, "SELECT id::text FROM public.f ORDER BY id").await,
+        vec!["1", "2", "3"]
+    );
+}

@@ -15,9 +15,12 @@
 //!   owner reads from the target's offsets). With the eager rebalance
 //!   protocol every member gives its partitions up before anyone gets them,
 //!   and a batch is never applied after its partitions were revoked.
-//!   Not covered yet: a member that stalls past `session.timeout.ms` in the
-//!   middle of an apply can race the new owner (an offsets fence in the
-//!   target would close this).
+//!   A member that stalls past `session.timeout.ms` in the middle of an
+//!   apply may still commit after the new owner read the offsets: the
+//!   sink's offsets fence (compare-and-set in the batch transaction) then
+//!   fails the new owner's batch, which re-reads the stored offsets and
+//!   goes on from there; whichever commits second is refused, so no change
+//!   applies twice.
 //! - A truncate has no key, so on a table topic with several partitions it
 //!   lands in one of them and is ordered only against the changes in that
 //!   partition: rows changed in other partitions around the truncate may be
@@ -102,6 +105,25 @@ impl ConsumerContext for Ctx {
             Rebalance::Error(e) => tracing::warn!("rebalance error: {e}"),
         }
     }
+}
+
+/// How an apply ended.
+enum Outcome {
+    Applied(Applied),
+    /// Another worker moved the stored offsets (see the sink contract).
+    Fenced(String),
+    Shutdown,
+}
+
+/// How a batch ended.
+#[derive(Debug, PartialEq, Eq)]
+enum BatchEnd {
+    /// Applied (rejected changes dead-lettered).
+    Applied,
+    /// Nothing applied: fenced (see [`Outcome::Fenced`]).
+    Fenced,
+    /// Nothing applied: shutting down.
+    Shutdown,
 }
 
 /// One consumed record.
@@ -199,24 +221,25 @@ impl<S: Sink> SinkWorker<S> {
         }
     }
 
-    /// Applies a batch, retrying transient errors; `None` on shutdown.
+    /// Applies a batch, retrying transient errors.
     async fn apply_retry(
         &mut self,
         changes: &[Change],
         offsets: &[LogOffset],
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<Option<Applied>, String> {
+    ) -> Result<Outcome, String> {
         let mut backoff = Backoff::new();
         loop {
             backoff.attempt();
             match self.sink.apply(changes, offsets).await {
-                Ok(v) => return Ok(Some(v)),
+                Ok(v) => return Ok(Outcome::Applied(v)),
+                Err(e) if e.fenced => return Ok(Outcome::Fenced(e.message)),
                 Err(e) => {
                     if !self
                         .retry_after(e, "applying a batch", &mut backoff, shutdown)
                         .await?
                     {
-                        return Ok(None);
+                        return Ok(Outcome::Shutdown);
                     }
                 }
             }
@@ -334,8 +357,21 @@ impl<S: Sink> SinkWorker<S> {
             if batch.is_empty() {
                 continue;
             }
-            self.apply_batch(&batch, &dlq, &dlq_topic, &mut shutdown)
+            let end = self
+                .apply_batch(&batch, &dlq, &dlq_topic, &mut shutdown)
                 .await?;
+            if end == BatchEnd::Shutdown {
+                continue; // the loop's head stops
+            }
+            if end == BatchEnd::Fenced {
+                // Fenced: another worker moved offsets of partitions this
+                // one holds. Nothing was applied; read on from what the
+                // target stores, for every partition held.
+                let held: Vec<(String, i32)> = expected.keys().cloned().collect();
+                self.position_assigned(&consumer, held, &mut expected, &mut shutdown)
+                    .await?;
+                continue;
+            }
             let mut tpl = TopicPartitionList::new();
             for ((t, p), o) in batch_offsets(&batch) {
                 let _ = tpl.add_partition_offset(&t, p, Offset::Offset(o));
@@ -418,13 +454,14 @@ impl<S: Sink> SinkWorker<S> {
         Ok(())
     }
 
+    /// Applies a batch and dead-letters what was rejected.
     async fn apply_batch(
         &mut self,
         batch: &[Msg],
         dlq: &KafkaAppender,
         dlq_topic: &TopicName,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<(), String> {
+    ) -> Result<BatchEnd, String> {
         let mut changes: Vec<Change> = Vec::with_capacity(batch.len());
         // Batch index of each change → its message.
         let mut origin: Vec<usize> = Vec::with_capacity(batch.len());
@@ -474,8 +511,13 @@ impl<S: Sink> SinkWorker<S> {
         }
         // With on_error: stop the sink fails a batch with a rejected change
         // itself (allow_rejects(false)), so `rejected` is empty then.
-        let Some(applied) = self.apply_retry(&changes, &offsets, shutdown).await? else {
-            return Ok(());
+        let applied = match self.apply_retry(&changes, &offsets, shutdown).await? {
+            Outcome::Applied(a) => a,
+            Outcome::Shutdown => return Ok(BatchEnd::Shutdown),
+            Outcome::Fenced(why) => {
+                tracing::warn!(sink = %self.cfg.name, "{why}; reading on from the stored offsets");
+                return Ok(BatchEnd::Fenced);
+            }
         };
         for r in &applied.rejected {
             if let Some(&i) = origin.get(r.index) {
@@ -483,7 +525,7 @@ impl<S: Sink> SinkWorker<S> {
             }
         }
         if dead.is_empty() {
-            return Ok(());
+            return Ok(BatchEnd::Applied);
         }
         dlq.ensure_topics(std::slice::from_ref(dlq_topic))
             .await
@@ -510,7 +552,7 @@ impl<S: Sink> SinkWorker<S> {
         dlq.flush(Duration::from_secs(60))
             .await
             .map_err(|e| format!("{}: dead-letter topic: {e}", self.place()))?;
-        Ok(())
+        Ok(BatchEnd::Applied)
     }
 
     fn applies(&self, table: &TableId) -> bool {

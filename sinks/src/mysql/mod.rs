@@ -9,6 +9,11 @@
 //!   offsets to resume from. Nothing inside that transaction commits
 //!   implicitly: truncates are `DELETE FROM`, and the DDL of `auto_create`
 //!   and `auto_evolve` runs before the transaction starts ([`ddl`]).
+//! - **Fenced.** The transaction first locks the batch's offset rows
+//!   (`SELECT … FOR UPDATE`, REPEATABLE READ so a missing row is
+//!   gap-locked) and checks they hold what this sink last read or wrote; a
+//!   second worker on the same partitions is refused
+//!   ([`crate::contract`]'s fencing), nothing of its batch applied.
 //! - **Set-based where it is safe.** The batch is [`collapse`]d to one final
 //!   action per key; for a target whose only unique index is the primary key
 //!   on the source key, deletes run as `DELETE … WHERE (k…) IN (…)` and
@@ -69,6 +74,7 @@ use rowlog_schemas::{Op, TableId, TableSchema, Value};
 
 use crate::collapse::{Action, Final, Segment, TableActions, collapse, column_index};
 use crate::contract::{Applied, Change, LogOffset, Rejected, Sink, SinkError};
+use crate::fence::{self, OffsetFence};
 use errors::{Class, classify, code, describe, to_sink};
 
 /// Bound on opening a connection (a frozen server must not hang the sink).
@@ -83,6 +89,8 @@ pub struct MysqlSink {
     targets: HashMap<(String, String), ddl::Target>,
     /// See [`Sink::allow_rejects`].
     allow_rejects: bool,
+    /// The stored offsets as last read or written.
+    fence: OffsetFence,
 }
 
 impl fmt::Debug for MysqlSink {
@@ -530,6 +538,43 @@ async fn apply_rows(conn: &mut Conn, ctx: &mut Ctx<'_>, ta: &TableActions) -> Re
     Ok(())
 }
 
+/// The fence (see [`crate::contract`]): locks the batch's offset rows and
+/// checks they hold what this sink last read or wrote. `FOR UPDATE` under
+/// REPEATABLE READ (set on connect) also gap-locks a missing row, so two
+/// workers starting on a fresh partition cannot both insert it: one of them
+/// deadlocks (transient), retries and is fenced.
+async fn fence_offsets(
+    conn: &mut Conn,
+    offsets_table: &str,
+    sink: &str,
+    offsets: &[LogOffset],
+    expected: &[Option<i64>],
+) -> Result<(), Fail> {
+    let place = format!("checking the stored offsets in {offsets_table}");
+    let mut moved: Vec<&LogOffset> = Vec::new();
+    for (o, want) in offsets.iter().zip(expected) {
+        let rows: Vec<Row> = conn
+            .exec(
+                sql::lock_offset(offsets_table),
+                (sink, o.topic.as_str(), o.partition),
+            )
+            .await
+            .map_err(|e| Fail::Sink(to_sink(&e, &place)))?;
+        let stored = rows.first().and_then(|r| int_at(r, 0));
+        // A row that disappeared (offsets reset by hand) is not a fence.
+        if stored.is_some() && stored != *want {
+            moved.push(o);
+        }
+    }
+    if moved.is_empty() {
+        return Ok(());
+    }
+    Err(Fail::Sink(SinkError::fenced(format!(
+        "{offsets_table}: the stored offsets of {} are not the ones this worker read: another worker applied them; nothing of this batch was applied",
+        fence::describe(&moved)
+    ))))
+}
+
 /// One attempt at the whole batch in one transaction.
 async fn run(
     conn: &mut Conn,
@@ -538,8 +583,10 @@ async fn run(
     offsets_table: &str,
     sink: &str,
     offsets: &[LogOffset],
+    expected: &[Option<i64>],
 ) -> Result<(), Fail> {
     query(conn, "START TRANSACTION", "starting the batch transaction").await?;
+    fence_offsets(conn, offsets_table, sink, offsets, expected).await?;
     for segment in segments {
         match segment {
             Segment::Truncate(table, index) => {
@@ -603,6 +650,7 @@ impl MysqlSink {
             conn: None,
             targets: HashMap::new(),
             allow_rejects: true,
+            fence: OffsetFence::default(),
         }
     }
 
@@ -694,6 +742,8 @@ impl MysqlSink {
             "SET NAMES utf8mb4",
             "SET time_zone = '+00:00'",
             "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'",
+            // The offsets fence relies on gap locks (see `fence_offsets`).
+            "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
         ] {
             query(&mut conn, stmt, &format!("{place}: {stmt}")).await?;
         }
@@ -785,6 +835,7 @@ impl MysqlSink {
         offsets: &[LogOffset],
     ) -> Result<Applied, SinkError> {
         let plan = collapse(changes)?;
+        let expected: Vec<Option<i64>> = offsets.iter().map(|o| self.fence.expected(o)).collect();
         let db = self.connect().await?;
         let offsets_table = self.offsets_table(&db);
         let targets = self.prepare(changes, &plan.segments).await?;
@@ -807,6 +858,7 @@ impl MysqlSink {
             &offsets_table,
             sink,
             offsets,
+            &expected,
         )
         .await;
         if let Err(Fail::Data { message, .. }) = &result {
@@ -821,6 +873,7 @@ impl MysqlSink {
                 &offsets_table,
                 sink,
                 offsets,
+                &expected,
             )
             .await;
         }
@@ -835,6 +888,7 @@ impl MysqlSink {
                 return Err(e);
             }
         }
+        self.fence.committed(offsets);
         let mut rejected = ctx.rejected;
         rejected.sort_by_key(|r| r.index);
         rejected.dedup_by_key(|r| r.index);
@@ -861,8 +915,9 @@ impl Sink for MysqlSink {
 
     async fn open(&mut self) -> Result<Vec<LogOffset>, SinkError> {
         let result = self.open_inner().await;
-        if let Err(e) = &result {
-            self.after_error(e);
+        match &result {
+            Ok(stored) => self.fence.load(stored),
+            Err(e) => self.after_error(e),
         }
         result
     }

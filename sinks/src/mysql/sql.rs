@@ -146,6 +146,13 @@ pub fn load_offsets(table: &str) -> String {
     )
 }
 
+/// Locks one offset row and reads it (parameters: sink, topic, partition).
+pub fn lock_offset(table: &str) -> String {
+    format!(
+        "SELECT next_offset FROM {table} WHERE sink = ? AND topic = ? AND `partition` = ? FOR UPDATE"
+    )
+}
+
 /// Upsert of `rows` offsets (parameters per row: sink, topic, partition, next).
 pub fn store_offsets(table: &str, rows: usize) -> String {
     format!(

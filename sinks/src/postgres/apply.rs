@@ -7,7 +7,10 @@
 //!   a data error, the whole transaction is rolled back (nothing of it
 //!   remains) and the batch is redone row by row under savepoints, so the
 //!   committed result is "every row but the rejected ones" either way.
-//! - Offsets are written last, in the same transaction, then `COMMIT`.
+//! - The offsets are the transaction's first statement, a compare-and-set
+//!   against what this sink last read or wrote ([`crate::fence`]): a batch
+//!   whose partitions another worker moved fails as fenced before any row
+//!   is written. Then the rows, then `COMMIT`.
 
 use std::collections::HashMap;
 
@@ -22,6 +25,7 @@ use super::sql::{self, Col, Target};
 use super::types::value_to_pg_text;
 use crate::collapse::{Action, Segment, TableActions, collapse};
 use crate::contract::{Applied, Change, LogOffset, Rejected, SinkError};
+use crate::fence;
 
 /// One ordered step of the transaction.
 enum Step {
@@ -370,6 +374,7 @@ impl PgSink {
         offsets: &[LogOffset],
     ) -> Result<Applied, SinkError> {
         let plan = collapse(changes)?;
+        let expected: Vec<Option<i64>> = offsets.iter().map(|o| self.fence.expected(o)).collect();
         self.ensure_client().await?;
         let client = self
             .client
@@ -432,6 +437,7 @@ impl PgSink {
             &self.offsets,
             &steps,
             offsets,
+            &expected,
             false,
             self.allow_rejects,
             &mut rejected,
@@ -447,6 +453,7 @@ impl PgSink {
                     &self.offsets,
                     &steps,
                     offsets,
+                    &expected,
                     true,
                     self.allow_rejects,
                     &mut rejected,
@@ -459,6 +466,7 @@ impl PgSink {
             }
             Err(RunError::Sink(e)) => return Err(e),
         }
+        self.fence.committed(offsets);
         rejected.sort_by_key(|r| r.index);
         Ok(Applied {
             changes: changes.len().saturating_sub(rejected.len()),
@@ -467,7 +475,8 @@ impl PgSink {
     }
 }
 
-/// `BEGIN`, the steps, the offsets, `COMMIT`; `ROLLBACK` on any error.
+/// `BEGIN`, the offsets (compare-and-set), the steps, `COMMIT`; `ROLLBACK`
+/// on any error.
 #[allow(clippy::too_many_arguments)]
 async fn run(
     client: &Client,
@@ -475,6 +484,7 @@ async fn run(
     offsets_table: &Target,
     steps: &[Step],
     offsets: &[LogOffset],
+    expected: &[Option<i64>],
     row_mode: bool,
     allow_rejects: bool,
     rejected: &mut Vec<Rejected>,
@@ -485,25 +495,41 @@ async fn run(
         .map_err(|e| fail(&e, "BEGIN"))?;
     let before = rejected.len();
     let result = async {
+        // The offsets first: the compare-and-set fences off another worker
+        // before any row is written, and holds the partitions' row locks.
+        if !offsets.is_empty() {
+            let place = offsets_table.to_string();
+            let topics: Vec<&str> = offsets.iter().map(|o| o.topic.as_str()).collect();
+            let partitions: Vec<i32> = offsets.iter().map(|o| o.partition).collect();
+            let nexts: Vec<i64> = offsets.iter().map(|o| o.next).collect();
+            let stored = client
+                .query(
+                    &sql::cas_offsets(offsets_table),
+                    &[&sink, &topics, &partitions, &nexts, &expected],
+                )
+                .await
+                .map_err(|e| fail(&e, &place))?;
+            if stored.len() != offsets.len() {
+                let done: Vec<(String, i32)> = stored
+                    .iter()
+                    .filter_map(|r| Some((r.try_get(0).ok()?, r.try_get(1).ok()?)))
+                    .collect();
+                let moved: Vec<&LogOffset> = offsets
+                    .iter()
+                    .filter(|o| !done.iter().any(|(t, p)| *t == o.topic && *p == o.partition))
+                    .collect();
+                return Err(RunError::Sink(SinkError::fenced(format!(
+                    "{place}: the stored offsets of {} are not the ones this worker read: another worker applied them; nothing of this batch was applied",
+                    fence::describe(&moved)
+                ))));
+            }
+        }
         body(client, steps, row_mode, rejected).await?;
         if let (false, Some(first)) = (allow_rejects, rejected.first()) {
             return Err(RunError::Sink(SinkError::permanent(format!(
                 "{} (on_error: stop: nothing of this batch was applied)",
                 first.reason
             ))));
-        }
-        if !offsets.is_empty() {
-            let place = offsets_table.to_string();
-            let topics: Vec<String> = offsets.iter().map(|o| o.topic.clone()).collect();
-            let partitions: Vec<i32> = offsets.iter().map(|o| o.partition).collect();
-            let nexts: Vec<i64> = offsets.iter().map(|o| o.next).collect();
-            client
-                .execute(
-                    &sql::upsert_offsets(offsets_table),
-                    &[&sink, &topics, &partitions, &nexts],
-                )
-                .await
-                .map_err(|e| fail(&e, &place))?;
         }
         client.batch_execute("COMMIT").await.map_err(|e| {
             if row_mode {

@@ -4,7 +4,9 @@
 //! - **Atomic with offsets.** A batch's rows and its [`LogOffset`]s are
 //!   written in one transaction (`BEGIN … COMMIT`); a crash or error before
 //!   `COMMIT` leaves neither, so the worker replays the batch from the
-//!   stored offsets and every change takes effect exactly once. DDL
+//!   stored offsets and every change takes effect exactly once. The
+//!   offsets are written first, as a compare-and-set that fences off a
+//!   second worker on the same partitions (see [`crate::contract`]). DDL
 //!   (creating tables, adding columns) runs before that transaction, is
 //!   idempotent, and may survive a failed batch (see [`ddl`]).
 //! - **Order.** The batch is [`collapse`]d to one final action per key;
@@ -74,6 +76,7 @@ use rowlog_config::SqlSink;
 use tokio_postgres::Client;
 
 use crate::contract::{Applied, Change, LogOffset, Sink, SinkError};
+use crate::fence::OffsetFence;
 use ddl::TableInfo;
 use sql::Target;
 pub use types::value_to_pg_text;
@@ -87,6 +90,8 @@ pub struct PgSink {
     tables: HashMap<Target, TableInfo>,
     /// See [`Sink::allow_rejects`].
     allow_rejects: bool,
+    /// The stored offsets as last read or written.
+    fence: OffsetFence,
 }
 
 impl std::fmt::Debug for PgSink {
@@ -111,6 +116,7 @@ impl PgSink {
             client: None,
             tables: HashMap::new(),
             allow_rejects: true,
+            fence: OffsetFence::default(),
         }
     }
 
@@ -238,8 +244,9 @@ impl Sink for PgSink {
                 .collect::<Result<Vec<_>, SinkError>>()
         }
         .await;
-        if let Err(e) = &result {
-            self.reset(e);
+        match &result {
+            Ok(stored) => self.fence.load(stored),
+            Err(e) => self.reset(e),
         }
         result.map_err(|e| e.context(format!("sink `{}`", self.name)))
     }

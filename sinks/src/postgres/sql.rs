@@ -133,13 +133,21 @@ pub fn select_offsets(table: &Target) -> String {
     )
 }
 
-/// Stores offsets: `$1` sink, `$2` topics, `$3` partitions, `$4` next offsets.
-pub fn upsert_offsets(table: &Target) -> String {
+/// Stores offsets as a compare-and-set: `$1` sink, `$2` topics, `$3`
+/// partitions, `$4` next offsets, `$5` the offsets expected to be stored
+/// now (NULL: no row). Returns a row per partition it stored; a partition
+/// whose stored offset differs from the expected one is left alone and
+/// missing from the result (fenced). The row lock it takes serializes two
+/// workers on a partition: the second re-checks after the first commits.
+pub fn cas_offsets(table: &Target) -> String {
     format!(
-        "INSERT INTO {} (sink, topic, \"partition\", next_offset) \
-         SELECT $1, u.t, u.p, u.n FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, n) \
+        "WITH u AS (SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS u(t, p, n, f)) \
+         INSERT INTO {} AS o (sink, topic, \"partition\", next_offset) \
+         SELECT $1, u.t, u.p, u.n FROM u \
          ON CONFLICT (sink, topic, \"partition\") DO UPDATE \
-         SET next_offset = EXCLUDED.next_offset, updated_at = now()",
+         SET next_offset = EXCLUDED.next_offset, updated_at = now() \
+         WHERE o.next_offset = (SELECT u.f FROM u WHERE u.t = EXCLUDED.topic AND u.p = EXCLUDED.\"partition\") \
+         RETURNING o.topic, o.\"partition\"",
         table.sql()
     )
 }
@@ -248,7 +256,7 @@ mod tests {
             "ALTER TABLE \"s\".\"t\" ADD COLUMN IF NOT EXISTS \"n\" interval"
         );
         assert!(
-            upsert_offsets(&Target::parse("rowlog_offsets"))
+            cas_offsets(&Target::parse("rowlog_offsets"))
                 .contains("ON CONFLICT (sink, topic, \"partition\")")
         );
     }
