@@ -2,4 +2,5 @@
 //! (and, later, benchmarks) reach directly. The binary (`main.rs`) is the CLI.
 
 pub mod log;
+pub mod metrics;
 pub mod runtime;

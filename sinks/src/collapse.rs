@@ -114,7 +114,14 @@ pub fn collapse(changes: &[Change]) -> Result<Plan, SinkError> {
             continue;
         }
         let t = match open.by_table.get(&event.table) {
-            Some(&t) if open.tables[t].schema.version() == schema.version() => t,
+            // Records of one table version share one schema (the decoder's
+            // cache), so the pointer answers without hashing the schema.
+            Some(&t)
+                if Arc::ptr_eq(&open.tables[t].schema, schema)
+                    || open.tables[t].schema.version() == schema.version() =>
+            {
+                t
+            }
             Some(_) => {
                 // The table's schema changed inside the batch: apply what
                 // came before under the old schema first.

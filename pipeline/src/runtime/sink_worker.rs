@@ -10,17 +10,15 @@
 //!   operators. A crash anywhere — before the target commit, between it and
 //!   the group commit — restarts exactly after the last batch the target
 //!   holds: each change takes effect once.
-//! - A batch holds messages in partition order; messages of a partition
-//!   revoked while the batch was filling are dropped before apply (the new
-//!   owner reads from the target's offsets). With the eager rebalance
-//!   protocol every member gives its partitions up before anyone gets them,
-//!   and a batch is never applied after its partitions were revoked.
-//!   A member that stalls past `session.timeout.ms` in the middle of an
-//!   apply may still commit after the new owner read the offsets: the
-//!   sink's offsets fence (compare-and-set in the batch transaction) then
-//!   fails the new owner's batch, which re-reads the stored offsets and
-//!   goes on from there; whichever commits second is refused, so no change
-//!   applies twice.
+//! - A batch holds messages in partition order; batches commit one after
+//!   the other (one in flight while the next is read and decoded).
+//!   Messages of a partition revoked while a batch was filling are dropped
+//!   before apply. The batch *in flight* at a revocation may still commit
+//!   after the new owner read the offsets (as may a member that stalled
+//!   past `session.timeout.ms`): the sink's offsets fence (a
+//!   compare-and-set in the batch transaction) refuses whichever of the two
+//!   commits second, and that worker re-reads the stored offsets and goes
+//!   on from there. No change applies twice.
 //! - A truncate has no key, so on a table topic with several partitions it
 //!   lands in one of them and is ordered only against the changes in that
 //!   partition: rows changed in other partitions around the truncate may be
@@ -48,6 +46,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt as _;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -61,6 +60,7 @@ use tokio::sync::watch;
 
 use crate::log::kafka::{AppenderOptions, KafkaAppender};
 use crate::log::{LogWriter, TopicName};
+use crate::metrics::{PartitionLabels, RowLabels, SinkLabels, TableLabels};
 
 /// Assignment changes seen by the consumer's callbacks, for the worker loop.
 #[derive(Default)]
@@ -71,9 +71,53 @@ struct Rebalances {
 
 struct Ctx {
     events: Arc<Mutex<Rebalances>>,
+    lag: Arc<Mutex<Lag>>,
+    sink: String,
 }
 
-impl ClientContext for Ctx {}
+/// What the consumer-lag gauge is computed from.
+#[derive(Default)]
+struct Lag {
+    /// High watermarks from librdkafka's statistics (tansu's is inexact:
+    /// the base offset of the last batch + 1).
+    highs: HashMap<(String, i32), i64>,
+    /// The offset after the last applied record, per partition.
+    applied: HashMap<(String, i32), i64>,
+}
+
+impl Lag {
+    fn publish(&self, key: &(String, i32), sink: &str) {
+        if let (Some(high), Some(next)) = (self.highs.get(key), self.applied.get(key)) {
+            crate::metrics::global()
+                .sink
+                .consumer_lag
+                .get_or_create(&PartitionLabels {
+                    sink: sink.to_string(),
+                    topic: key.0.clone(),
+                    partition: key.1,
+                })
+                .set((high - next).max(0));
+        }
+    }
+}
+
+impl ClientContext for Ctx {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let Ok(mut lag) = self.lag.lock() else {
+            return;
+        };
+        for (topic, t) in statistics.topics {
+            for (partition, p) in t.partitions {
+                if partition < 0 || p.hi_offset < 0 {
+                    continue;
+                }
+                let key = (topic.clone(), partition);
+                lag.highs.insert(key.clone(), p.hi_offset);
+                lag.publish(&key, &self.sink);
+            }
+        }
+    }
+}
 
 impl ConsumerContext for Ctx {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -135,11 +179,37 @@ struct Msg {
     value: Option<Vec<u8>>,
 }
 
+/// A batch decoded and ready to apply.
+struct Prepared {
+    msgs: Vec<Msg>,
+    /// Moved into the apply task (and dropped there).
+    changes: Vec<Change>,
+    /// Batch index of each change's message.
+    origin: Vec<usize>,
+    /// Messages that go to the dead-letter topic, and why.
+    dead: Vec<(usize, String)>,
+    offsets: Vec<LogOffset>,
+    /// Per change: its table (index into `tables`) and operation, for the
+    /// metrics.
+    ops: Vec<(usize, Op)>,
+    /// Tables of the batch, with the row version and source time (ms) of
+    /// their last change.
+    tables: Vec<(String, i64, i64)>,
+}
+
+/// The batch being applied while the next one is read and decoded.
+struct InFlight<S> {
+    batch: Prepared,
+    /// Gives back the sink, the outcome and how long the apply took.
+    task: tokio::task::JoinHandle<(S, Result<Outcome, String>, Duration)>,
+}
+
 /// Applies one source's tables to one sink.
 pub struct SinkWorker<S: Sink> {
     cfg: SinkConfig,
     log: LogConfig,
-    sink: S,
+    /// `None` while a batch is in flight (the apply task holds it).
+    sink: Option<S>,
     /// Partitions ever assigned, per topic (for the truncate warning).
     partitions: HashMap<String, HashSet<i32>>,
     /// Record decoder, with the schemas of the table versions seen.
@@ -165,14 +235,54 @@ fn offsets_error(e: impl std::fmt::Display) -> String {
     format!("row log consumer: {e}")
 }
 
-impl<S: Sink> SinkWorker<S> {
+/// After a failed attempt: `Ok(true)` to retry (transient, after the
+/// backoff), `Ok(false)` when shutting down, `Err` when permanent.
+async fn retry_after(
+    place: &str,
+    e: SinkError,
+    what: &str,
+    backoff: &mut Backoff,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<bool, String> {
+    if !e.transient {
+        return Err(format!("{place}: {what}: {e}"));
+    }
+    let delay = backoff.next_delay();
+    tracing::warn!("{place}: {what}: {e}; retrying in {delay:?}");
+    Ok(backoff.wait(shutdown).await)
+}
+
+/// Applies a batch, retrying transient errors.
+async fn apply_retry<S: Sink>(
+    sink: &mut S,
+    place: &str,
+    changes: &[Change],
+    offsets: &[LogOffset],
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Outcome, String> {
+    let mut backoff = Backoff::new();
+    loop {
+        backoff.attempt();
+        match sink.apply(changes, offsets).await {
+            Ok(v) => return Ok(Outcome::Applied(v)),
+            Err(e) if e.fenced => return Ok(Outcome::Fenced(e.message)),
+            Err(e) => {
+                if !retry_after(place, e, "applying a batch", &mut backoff, shutdown).await? {
+                    return Ok(Outcome::Shutdown);
+                }
+            }
+        }
+    }
+}
+
+impl<S: Sink + 'static> SinkWorker<S> {
     /// A worker for sink `cfg` over the row log `log`.
     pub fn new(cfg: SinkConfig, log: LogConfig, mut sink: S) -> SinkWorker<S> {
         sink.allow_rejects(cfg.on_error != OnError::Stop);
         SinkWorker {
             cfg,
             log,
-            sink,
+            sink: Some(sink),
             partitions: HashMap::new(),
             decoder: json::Decoder::new(),
         }
@@ -182,37 +292,24 @@ impl<S: Sink> SinkWorker<S> {
         format!("sink `{}`", self.cfg.name)
     }
 
-    /// After a failed attempt: `Ok(true)` to retry (transient, after the
-    /// backoff), `Ok(false)` when shutting down, `Err` when permanent.
-    async fn retry_after(
-        &self,
-        e: SinkError,
-        what: &str,
-        backoff: &mut Backoff,
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<bool, String> {
-        if !e.transient {
-            return Err(format!("{}: {what}: {e}", self.place()));
-        }
-        let delay = backoff.next_delay();
-        tracing::warn!(sink = %self.cfg.name, "{what}: {e}; retrying in {delay:?}");
-        Ok(backoff.wait(shutdown).await)
-    }
-
-    /// The sink's stored offsets, retrying transient errors; `None` on shutdown.
+    /// The sink's stored offsets, retrying transient errors; `None` on
+    /// shutdown. Only between batches (no batch in flight).
     async fn open_retry(
         &mut self,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<Option<Vec<LogOffset>>, String> {
+        let place = self.place();
+        let sink = self
+            .sink
+            .as_mut()
+            .ok_or_else(|| format!("{place}: opened while a batch is in flight"))?;
         let mut backoff = Backoff::new();
         loop {
             backoff.attempt();
-            match self.sink.open().await {
+            match sink.open().await {
                 Ok(v) => return Ok(Some(v)),
                 Err(e) => {
-                    if !self
-                        .retry_after(e, "opening the target", &mut backoff, shutdown)
-                        .await?
+                    if !retry_after(&place, e, "opening the target", &mut backoff, shutdown).await?
                     {
                         return Ok(None);
                     }
@@ -221,33 +318,14 @@ impl<S: Sink> SinkWorker<S> {
         }
     }
 
-    /// Applies a batch, retrying transient errors.
-    async fn apply_retry(
-        &mut self,
-        changes: &[Change],
-        offsets: &[LogOffset],
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<Outcome, String> {
-        let mut backoff = Backoff::new();
-        loop {
-            backoff.attempt();
-            match self.sink.apply(changes, offsets).await {
-                Ok(v) => return Ok(Outcome::Applied(v)),
-                Err(e) if e.fenced => return Ok(Outcome::Fenced(e.message)),
-                Err(e) => {
-                    if !self
-                        .retry_after(e, "applying a batch", &mut backoff, shutdown)
-                        .await?
-                    {
-                        return Ok(Outcome::Shutdown);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Runs until `shutdown` turns true (after applying the batch in hand)
-    /// or a permanent error.
+    /// Runs until `shutdown` turns true (after applying the batches in
+    /// hand) or a permanent error.
+    ///
+    /// Pipelined: while one batch is applied (a task that holds the sink),
+    /// the next is read and decoded; it is handed over only once the first
+    /// has landed, so batches commit in order. When a batch lands fenced,
+    /// the one read behind it is dropped (it was read from a position the
+    /// target no longer holds) and every held partition is positioned anew.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), String> {
         let place = self.place();
         let Some(_) = self.open_retry(&mut shutdown).await? else {
@@ -258,7 +336,9 @@ impl<S: Sink> SinkWorker<S> {
         let dlq_topic = TopicName::new(format!("{}.dlq.{}", self.log.topic_prefix, self.cfg.name))
             .map_err(|e| format!("{place}: dead-letter topic: {e}"))?;
         let events = Arc::new(Mutex::new(Rebalances::default()));
-        let mut config = dlq.client_config();
+        let lag = Arc::new(Mutex::new(Lag::default()));
+        let mut config = crate::log::kafka::config::consumer_config(&self.log)
+            .map_err(|e| format!("{place}: log.kafka: {e}"))?;
         config
             .set("group.id", format!("rowlog-sink-{}", self.cfg.name))
             .set("enable.auto.commit", "false")
@@ -267,21 +347,14 @@ impl<S: Sink> SinkWorker<S> {
             .set("enable.partition.eof", "false")
             .set("partition.assignment.strategy", "range,roundrobin")
             .set("topic.metadata.refresh.interval.ms", "2000")
-            .set("session.timeout.ms", "10000")
-            // Bound the prefetch queue (librdkafka's default is 64 MB per
-            // partition) and each fetch (a fetch response is held whole and
-            // decompressed: 8 MB fetches cost ~100 MB of RSS): the batch in
-            // hand is what matters.
-            .set("queued.max.messages.kbytes", "8192")
-            .set("fetch.max.bytes", "2097152")
-            // Once the queue is full librdkafka stops fetching for this long
-            // (default 1 s): with a bounded queue that pause, not the broker,
-            // capped reading at ~80k records/s.
-            .set("fetch.queue.backoff.ms", "10")
-            .set("max.poll.interval.ms", "600000");
+            .set("max.poll.interval.ms", "600000")
+            // High watermarks for the consumer-lag gauge.
+            .set("statistics.interval.ms", "5000");
         let consumer: StreamConsumer<Ctx> = config
             .create_with_context(Ctx {
                 events: events.clone(),
+                lag: lag.clone(),
+                sink: self.cfg.name.clone(),
             })
             .map_err(|e| format!("{place}: {}", offsets_error(e)))?;
         let pattern = format!(
@@ -294,30 +367,54 @@ impl<S: Sink> SinkWorker<S> {
             .map_err(|e| format!("{place}: subscribing to {pattern}: {e}"))?;
         tracing::info!(sink = %self.cfg.name, pattern = %pattern, "sink started");
 
+        let io = Io {
+            consumer: &consumer,
+            events: &events,
+            lag: &lag,
+            dlq: &dlq,
+            dlq_topic: &dlq_topic,
+        };
         // Next offset expected per partition (set when positioned).
         let mut expected: HashMap<(String, i32), i64> = HashMap::new();
+        let mut inflight: Option<InFlight<S>> = None;
         let max_rows = self.cfg.batch.max_rows as usize;
         let max_wait: Duration = self.cfg.batch.max_wait.get();
         loop {
             if *shutdown.borrow() {
+                if let Some(f) = inflight.take() {
+                    self.land(f, &io).await?;
+                }
                 tracing::info!(sink = %self.cfg.name, "stopped");
                 return Ok(());
             }
             let mut batch: Vec<Msg> = Vec::new();
             let mut first_at: Option<Instant> = None;
             loop {
-                self.rebalanced(&consumer, &events, &mut expected, &mut batch, &mut shutdown)
-                    .await?;
+                if !self
+                    .rebalanced(&io, &mut expected, &mut batch, &mut inflight, &mut shutdown)
+                    .await?
+                {
+                    batch.clear();
+                    first_at = None;
+                }
+                if inflight.as_ref().is_some_and(|f| f.task.is_finished()) {
+                    break; // land it, then hand this batch over
+                }
                 let limit = match first_at {
                     Some(t) => max_wait.saturating_sub(t.elapsed()),
-                    None => Duration::from_millis(500),
+                    None => Duration::from_millis(if inflight.is_some() { 20 } else { 500 }),
                 };
                 if first_at.is_some() && limit.is_zero() {
                     break;
                 }
-                let msg = tokio::select! {
-                    m = tokio::time::timeout(limit, consumer.recv()) => m,
-                    _ = shutdown.changed() => break,
+                // A message already queued is taken without arming a timer
+                // (a timer per message was a visible share of the CPU).
+                let msg = match consumer.recv().now_or_never() {
+                    Some(m) => Ok(m),
+                    None => tokio::select! {
+                        m = tokio::time::timeout(limit, consumer.recv()) => m,
+                        _ = shutdown.changed() => break,
+                    },
                 };
                 match msg {
                     Err(_) if first_at.is_some() => break,
@@ -328,16 +425,16 @@ impl<S: Sink> SinkWorker<S> {
                     }
                     Ok(Ok(m)) => {
                         let key = (m.topic().to_string(), m.partition());
-                        let Some(next) = expected.get(&key).copied() else {
+                        let Some(next) = expected.get_mut(&key) else {
                             // Not positioned yet (or revoked): ignore.
                             continue;
                         };
-                        if m.offset() < next {
+                        if m.offset() < *next {
                             continue;
                         }
-                        expected.insert(key, m.offset() + 1);
+                        *next = m.offset() + 1;
                         batch.push(Msg {
-                            topic: m.topic().to_string(),
+                            topic: key.0,
                             partition: m.partition(),
                             offset: m.offset(),
                             key: m.key().map(<[u8]>::to_vec),
@@ -352,54 +449,190 @@ impl<S: Sink> SinkWorker<S> {
             }
             // Revocations that came with the last poll: their messages leave
             // the batch before it is applied.
-            self.rebalanced(&consumer, &events, &mut expected, &mut batch, &mut shutdown)
-                .await?;
-            if batch.is_empty() {
+            if !self
+                .rebalanced(&io, &mut expected, &mut batch, &mut inflight, &mut shutdown)
+                .await?
+            {
                 continue;
             }
-            let end = self
-                .apply_batch(&batch, &dlq, &dlq_topic, &mut shutdown)
-                .await?;
-            if end == BatchEnd::Shutdown {
-                continue; // the loop's head stops
+            let decoding = Instant::now();
+            let prepared = if batch.is_empty() {
+                None
+            } else {
+                Some(self.prepare(batch)?)
+            };
+            if let Some(p) = &prepared {
+                tracing::debug!(sink = %self.cfg.name, records = p.msgs.len(), read_ms = first_at.map_or(0, |t| t.elapsed().as_millis()), decode_ms = decoding.elapsed().as_millis(), "batch read");
             }
-            if end == BatchEnd::Fenced {
-                // Fenced: another worker moved offsets of partitions this
-                // one holds. Nothing was applied; read on from what the
-                // target stores, for every partition held.
-                let held: Vec<(String, i32)> = expected.keys().cloned().collect();
-                self.position_assigned(&consumer, held, &mut expected, &mut shutdown)
-                    .await?;
+            if let Some(f) = inflight.take() {
+                match self.land(f, &io).await? {
+                    BatchEnd::Applied => {}
+                    BatchEnd::Shutdown => continue, // the loop's head stops
+                    BatchEnd::Fenced => {
+                        // `prepared` was read behind the fenced batch.
+                        self.reposition(&io, &mut expected, &mut shutdown).await?;
+                        continue;
+                    }
+                }
+            }
+            let Some(prepared) = prepared else {
                 continue;
+            };
+            inflight = Some(self.launch(prepared, &shutdown)?);
+        }
+    }
+
+    /// Hands a decoded batch to an apply task, which holds the sink until
+    /// the batch has landed.
+    fn launch(
+        &mut self,
+        batch: Prepared,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<InFlight<S>, String> {
+        let place = self.place();
+        let mut sink = self
+            .sink
+            .take()
+            .ok_or_else(|| format!("{place}: two batches in flight"))?;
+        let mut batch = batch;
+        let changes = std::mem::take(&mut batch.changes);
+        let offsets = batch.offsets.clone();
+        let mut shutdown = shutdown.clone();
+        let task = tokio::spawn(async move {
+            let started = Instant::now();
+            let outcome = apply_retry(&mut sink, &place, &changes, &offsets, &mut shutdown).await;
+            (sink, outcome, started.elapsed())
+        });
+        Ok(InFlight { batch, task })
+    }
+
+    /// Waits for the batch in flight, takes the sink back, dead-letters
+    /// what was rejected and records progress in the consumer group.
+    async fn land(&mut self, f: InFlight<S>, io: &Io<'_>) -> Result<BatchEnd, String> {
+        let place = self.place();
+        let (sink, outcome, took) = f
+            .task
+            .await
+            .map_err(|e| format!("{place}: the apply task failed: {e}"))?;
+        self.sink = Some(sink);
+        let mut batch = f.batch;
+        let metrics = &crate::metrics::global().sink;
+        let labels = SinkLabels {
+            sink: self.cfg.name.clone(),
+        };
+        let applied = match outcome? {
+            Outcome::Applied(a) => a,
+            Outcome::Shutdown => return Ok(BatchEnd::Shutdown),
+            Outcome::Fenced(why) => {
+                metrics.batches_fenced.get_or_create(&labels).inc();
+                tracing::warn!(sink = %self.cfg.name, "{why}; reading on from the stored offsets");
+                return Ok(BatchEnd::Fenced);
             }
-            let mut tpl = TopicPartitionList::new();
-            for ((t, p), o) in batch_offsets(&batch) {
-                let _ = tpl.add_partition_offset(&t, p, Offset::Offset(o));
+        };
+        for r in &applied.rejected {
+            if let Some(&i) = batch.origin.get(r.index) {
+                batch.dead.push((i, r.reason.clone()));
             }
-            if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
-                tracing::debug!(sink = %self.cfg.name, "group commit (progress only): {e}");
+        }
+        self.dead_letter(&batch, io).await?;
+        tracing::debug!(sink = %self.cfg.name, records = batch.msgs.len(), apply_ms = took.as_millis(), "batch applied");
+        self.count(&batch, &applied, took, io);
+        let mut tpl = TopicPartitionList::new();
+        for o in &batch.offsets {
+            let _ = tpl.add_partition_offset(&o.topic, o.partition, Offset::Offset(o.next));
+        }
+        if let Err(e) = io.consumer.commit(&tpl, CommitMode::Async) {
+            tracing::debug!(sink = %self.cfg.name, "group commit (progress only): {e}");
+        }
+        Ok(BatchEnd::Applied)
+    }
+
+    /// Records a landed batch in the metrics.
+    fn count(&self, batch: &Prepared, applied: &Applied, took: Duration, io: &Io<'_>) {
+        let m = &crate::metrics::global().sink;
+        let sink = &self.cfg.name;
+        let labels = SinkLabels { sink: sink.clone() };
+        #[allow(clippy::cast_precision_loss)] // a batch's size
+        m.batch_records
+            .get_or_create(&labels)
+            .observe(batch.msgs.len() as f64);
+        m.batch_seconds
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
+        let rejected: HashSet<usize> = applied.rejected.iter().map(|r| r.index).collect();
+        let mut counts: HashMap<(usize, Op), u64> = HashMap::new();
+        for (i, op) in batch.ops.iter().enumerate() {
+            if !rejected.contains(&i) {
+                *counts.entry(*op).or_default() += 1;
+            }
+        }
+        for ((table, op), n) in counts {
+            let op = match op {
+                Op::Insert => "insert",
+                Op::Update => "update",
+                Op::Delete => "delete",
+                Op::Truncate => "truncate",
+                Op::Read => "read",
+            };
+            m.rows_applied
+                .get_or_create(&RowLabels {
+                    sink: sink.clone(),
+                    table: batch.tables[table].0.clone(),
+                    op: op.to_string(),
+                })
+                .inc_by(n);
+        }
+        for (table, version, time_ms) in &batch.tables {
+            let l = TableLabels {
+                sink: sink.clone(),
+                table: table.clone(),
+            };
+            m.applied_source_position.get_or_create(&l).set(*version);
+            m.applied_source_time_ms.get_or_create(&l).set(*time_ms);
+        }
+        for o in &batch.offsets {
+            let l = PartitionLabels {
+                sink: sink.clone(),
+                topic: o.topic.clone(),
+                partition: o.partition,
+            };
+            m.applied_offset.get_or_create(&l).set(o.next);
+            if let Ok(mut lag) = io.lag.lock() {
+                let key = (o.topic.clone(), o.partition);
+                lag.applied.insert(key.clone(), o.next);
+                lag.publish(&key, sink);
             }
         }
     }
 
     /// Applies assignment changes in the order they happened: a revoked
     /// partition's messages leave the batch and it is no longer read; an
-    /// assigned partition is positioned at the target's offsets.
+    /// assigned partition is positioned at the target's offsets (after the
+    /// batch in flight has landed). `Ok(false)` when that batch was fenced:
+    /// every held partition was positioned anew, and the batch being read
+    /// must be dropped.
     async fn rebalanced(
         &mut self,
-        consumer: &StreamConsumer<Ctx>,
-        events: &Arc<Mutex<Rebalances>>,
+        io: &Io<'_>,
         expected: &mut HashMap<(String, i32), i64>,
         batch: &mut Vec<Msg>,
+        inflight: &mut Option<InFlight<S>>,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<(), String> {
-        let changes: Vec<(bool, Vec<(String, i32)>)> = match events.lock() {
+    ) -> Result<bool, String> {
+        let changes: Vec<(bool, Vec<(String, i32)>)> = match io.events.lock() {
             Ok(mut ev) => ev.changes.drain(..).collect(),
-            Err(_) => return Ok(()),
+            Err(_) => return Ok(true),
         };
+        let mut kept = true;
         for (assigned, parts) in changes {
             if assigned {
-                self.position_assigned(consumer, parts, expected, shutdown)
+                if let Some(f) = inflight.take()
+                    && self.land(f, io).await? == BatchEnd::Fenced
+                {
+                    self.reposition(io, expected, shutdown).await?;
+                    kept = false;
+                }
+                self.position_assigned(io.consumer, parts, expected, shutdown)
                     .await?;
             } else {
                 let gone: HashSet<(String, i32)> = parts.into_iter().collect();
@@ -409,7 +642,20 @@ impl<S: Sink> SinkWorker<S> {
                 }
             }
         }
-        Ok(())
+        Ok(kept)
+    }
+
+    /// Positions every held partition at the target's stored offsets (after
+    /// a fenced batch).
+    async fn reposition(
+        &mut self,
+        io: &Io<'_>,
+        expected: &mut HashMap<(String, i32), i64>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), String> {
+        let held: Vec<(String, i32)> = expected.keys().cloned().collect();
+        self.position_assigned(io.consumer, held, expected, shutdown)
+            .await
     }
 
     /// Positions newly assigned partitions at the target's offsets.
@@ -454,19 +700,15 @@ impl<S: Sink> SinkWorker<S> {
         Ok(())
     }
 
-    /// Applies a batch and dead-letters what was rejected.
-    async fn apply_batch(
-        &mut self,
-        batch: &[Msg],
-        dlq: &KafkaAppender,
-        dlq_topic: &TopicName,
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<BatchEnd, String> {
-        let mut changes: Vec<Change> = Vec::with_capacity(batch.len());
-        // Batch index of each change → its message.
-        let mut origin: Vec<usize> = Vec::with_capacity(batch.len());
+    /// Decodes a batch (records that cannot be decoded are dead-lettered,
+    /// or stop the worker with `on_error: stop`).
+    fn prepare(&mut self, msgs: Vec<Msg>) -> Result<Prepared, String> {
+        let mut changes: Vec<Change> = Vec::with_capacity(msgs.len());
+        let mut origin: Vec<usize> = Vec::with_capacity(msgs.len());
         let mut dead: Vec<(usize, String)> = Vec::new();
-        for (i, m) in batch.iter().enumerate() {
+        let mut ops: Vec<(usize, Op)> = Vec::with_capacity(msgs.len());
+        let mut tables: Vec<(String, i64, i64)> = Vec::new();
+        for (i, m) in msgs.iter().enumerate() {
             let Some(value) = &m.value else {
                 continue; // tombstone
             };
@@ -481,26 +723,35 @@ impl<S: Sink> SinkWorker<S> {
                     {
                         tracing::warn!(sink = %self.cfg.name, topic = %m.topic, "a truncate on a topic with several partitions is ordered only against its own partition's changes; use log.partitions: 1 for tables that get truncated");
                     }
+                    let name = event.table.to_string();
+                    let t = match tables.iter().position(|(n, _, _)| *n == name) {
+                        Some(t) => t,
+                        None => {
+                            tables.push((name, 0, 0));
+                            tables.len() - 1
+                        }
+                    };
+                    let time_ms = event
+                        .transaction
+                        .as_ref()
+                        .map_or(event.ts_ms, |tx| tx.commit_time_us / 1000);
+                    let version = event.position.row_version().unwrap_or(0);
+                    let slot = &mut tables[t];
+                    slot.1 = slot.1.max(version);
+                    slot.2 = slot.2.max(time_ms);
+                    ops.push((t, event.op));
                     changes.push(Change { event, schema });
                     origin.push(i);
                 }
                 Err(e) => dead.push((i, format!("cannot decode the record: {e}"))),
             }
         }
-        let offsets: Vec<LogOffset> = batch_offsets(batch)
-            .into_iter()
-            .map(|((topic, partition), next)| LogOffset {
-                topic,
-                partition,
-                next,
-            })
-            .collect();
         if self.cfg.on_error == OnError::Stop
             && let Some((i, why)) = dead.first()
         {
             // Stop before applying anything of this batch, so the offsets
             // stay before the record that cannot be decoded.
-            let m = &batch[*i];
+            let m = &msgs[*i];
             return Err(format!(
                 "{}: {}/{} offset {}: {why} (on_error: stop; nothing of its batch was applied)",
                 self.place(),
@@ -509,29 +760,37 @@ impl<S: Sink> SinkWorker<S> {
                 m.offset
             ));
         }
-        // With on_error: stop the sink fails a batch with a rejected change
-        // itself (allow_rejects(false)), so `rejected` is empty then.
-        let applied = match self.apply_retry(&changes, &offsets, shutdown).await? {
-            Outcome::Applied(a) => a,
-            Outcome::Shutdown => return Ok(BatchEnd::Shutdown),
-            Outcome::Fenced(why) => {
-                tracing::warn!(sink = %self.cfg.name, "{why}; reading on from the stored offsets");
-                return Ok(BatchEnd::Fenced);
-            }
-        };
-        for r in &applied.rejected {
-            if let Some(&i) = origin.get(r.index) {
-                dead.push((i, r.reason.clone()));
-            }
+        let offsets: Vec<LogOffset> = batch_offsets(&msgs)
+            .into_iter()
+            .map(|((topic, partition), next)| LogOffset {
+                topic,
+                partition,
+                next,
+            })
+            .collect();
+        Ok(Prepared {
+            msgs,
+            changes,
+            origin,
+            dead,
+            offsets,
+            ops,
+            tables,
+        })
+    }
+
+    /// Sends a landed batch's dead records to the dead-letter topic and
+    /// waits for the broker's acknowledgement.
+    async fn dead_letter(&self, batch: &Prepared, io: &Io<'_>) -> Result<(), String> {
+        if batch.dead.is_empty() {
+            return Ok(());
         }
-        if dead.is_empty() {
-            return Ok(BatchEnd::Applied);
-        }
-        dlq.ensure_topics(std::slice::from_ref(dlq_topic))
+        io.dlq
+            .ensure_topics(std::slice::from_ref(io.dlq_topic))
             .await
             .map_err(|e| format!("{}: dead-letter topic: {e}", self.place()))?;
-        for (i, why) in &dead {
-            let m = &batch[*i];
+        for (i, why) in &batch.dead {
+            let m = &batch.msgs[*i];
             tracing::warn!(sink = %self.cfg.name, topic = %m.topic, partition = m.partition, offset = m.offset, "to the dead-letter topic: {why}");
             let record = serde_json::json!({
                 "sink": self.cfg.name,
@@ -541,18 +800,27 @@ impl<S: Sink> SinkWorker<S> {
                 "offset": m.offset,
                 "value": m.value.as_ref().map(|v| String::from_utf8_lossy(v).into_owned()),
             });
-            dlq.append(
-                dlq_topic,
-                m.key.clone(),
-                Some(record.to_string().into_bytes()),
-            )
-            .await
-            .map_err(|e| format!("{}: dead-letter topic: {e}", self.place()))?;
+            io.dlq
+                .append(
+                    io.dlq_topic,
+                    m.key.clone(),
+                    Some(record.to_string().into_bytes()),
+                )
+                .await
+                .map_err(|e| format!("{}: dead-letter topic: {e}", self.place()))?;
         }
-        dlq.flush(Duration::from_secs(60))
+        io.dlq
+            .flush(Duration::from_secs(60))
             .await
             .map_err(|e| format!("{}: dead-letter topic: {e}", self.place()))?;
-        Ok(BatchEnd::Applied)
+        crate::metrics::global()
+            .sink
+            .rows_dead_lettered
+            .get_or_create(&SinkLabels {
+                sink: self.cfg.name.clone(),
+            })
+            .inc_by(batch.dead.len() as u64);
+        Ok(())
     }
 
     fn applies(&self, table: &TableId) -> bool {
@@ -563,6 +831,15 @@ impl<S: Sink> SinkWorker<S> {
                 .iter()
                 .any(|p| rowlog_connectors::pattern::matches(p, &table.to_string()))
     }
+}
+
+/// The worker's Kafka handles, for the steps of the loop.
+struct Io<'a> {
+    consumer: &'a StreamConsumer<Ctx>,
+    events: &'a Arc<Mutex<Rebalances>>,
+    lag: &'a Arc<Mutex<Lag>>,
+    dlq: &'a KafkaAppender,
+    dlq_topic: &'a TopicName,
 }
 
 /// Per partition, the offset after the batch's last message.

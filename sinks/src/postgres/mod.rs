@@ -141,6 +141,15 @@ impl PgSink {
             pc.password(p.expose());
         }
         pc.application_name(format!("rowlog-sink-{}", self.name));
+        // Commits do not wait for the WAL flush (as PostgreSQL's own
+        // subscriptions apply): a follower crash can lose the last commits,
+        // but rows and offsets together (one transaction), so the worker
+        // replays them from the offsets that survived. The url's `options`
+        // may set `-c synchronous_commit=on` to wait anyway.
+        let options = pc.get_options().unwrap_or_default().to_string();
+        if !options.contains("synchronous_commit") {
+            pc.options(format!("{options} -c synchronous_commit=off").trim());
+        }
         if pc.get_connect_timeout().is_none() {
             pc.connect_timeout(Duration::from_secs(10));
         }

@@ -22,6 +22,19 @@
 //!   limits, so those limits (not librdkafka's queue) are what applies.
 //!
 //! Everything else in `log.kafka.options` is passed through as is.
+//!
+//! Sink consumers ([`consumer_config`]) get these defaults instead of the
+//! producer's, again overridable in `log.kafka.options`:
+//! - `session.timeout.ms=6000` (Kafka's minimum by default): a dead member's
+//!   partitions move on within seconds, and a broker that holds the first
+//!   JoinGroup for part of the session timeout (tansu holds it for half)
+//!   lets a sink start sooner;
+//! - `queued.max.messages.kbytes=8192`, `fetch.max.bytes=2097152`: a bounded
+//!   prefetch (librdkafka's defaults are 64 MB per partition and 50 MB
+//!   fetches, held whole and decompressed);
+//! - `fetch.queue.backoff.ms=10`: once that queue is full librdkafka stops
+//!   fetching for this long (default 1 s); with a bounded queue the 1 s
+//!   pause, not the broker, capped reading at ~80k records/s.
 
 use rdkafka::ClientConfig;
 use rowlog_config::model::log::{KafkaOptions, Log, is_sensitive_option};
@@ -44,6 +57,24 @@ const DEFAULTS: &[(&[&str], &str)] = &[
     (&["compression.type", "compression.codec"], "lz4"),
     (&["message.timeout.ms", "delivery.timeout.ms"], "600000"),
 ];
+
+/// Options a sink's consumer gets unless the config sets them.
+const CONSUMER_DEFAULTS: &[(&[&str], &str)] = &[
+    (&["session.timeout.ms"], "6000"),
+    (&["queued.max.messages.kbytes"], "8192"),
+    (&["fetch.max.bytes"], "2097152"),
+    (&["fetch.queue.backoff.ms"], "10"),
+];
+
+/// A sink consumer's options: [`base_config`] with [`CONSUMER_DEFAULTS`].
+/// Group, commit and offset settings are the worker's to set.
+pub fn consumer_config(log: &Log) -> Result<ClientConfig, LogError> {
+    let mut config = base_config(log)?;
+    for (names, value) in CONSUMER_DEFAULTS {
+        set_default(&mut config, &log.kafka.options, names, value);
+    }
+    Ok(config)
+}
 
 /// Options that must come from rowlog, never from `log.kafka.options`.
 const REFUSED: &[&str] = &["bootstrap.servers", "transactional.id"];
@@ -182,6 +213,18 @@ mod tests {
         assert_eq!(get(&c, "compression.type"), Some("lz4"));
         assert_eq!(get(&c, "message.timeout.ms"), Some("600000"));
         assert_eq!(get(&c, "queue.buffering.max.messages"), Some("200000"));
+    }
+
+    #[test]
+    fn consumers_get_their_own_defaults_which_options_override() {
+        let c = consumer_config(&log(&[])).unwrap();
+        assert_eq!(get(&c, "session.timeout.ms"), Some("6000"));
+        assert_eq!(get(&c, "fetch.queue.backoff.ms"), Some("10"));
+        assert_eq!(get(&c, "fetch.max.bytes"), Some("2097152"));
+        assert_eq!(get(&c, "queued.max.messages.kbytes"), Some("8192"));
+        assert_eq!(get(&c, "enable.idempotence"), None, "no producer options");
+        let c = consumer_config(&log(&[("session.timeout.ms", "45000")])).unwrap();
+        assert_eq!(get(&c, "session.timeout.ms"), Some("45000"));
     }
 
     #[test]
