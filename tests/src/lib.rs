@@ -31,6 +31,7 @@ pub mod kafka;
 pub mod mariadb;
 pub mod mysql_types;
 mod pdeathsig;
+pub mod pg_types;
 pub mod ports;
 pub mod postgres;
 pub mod process;
