@@ -57,8 +57,8 @@ fn main() -> anyhow::Result<()> {
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
         // As rowlog's sink worker (pipeline/src/runtime/sink_worker.rs).
-        .set("queued.max.messages.kbytes", "8192")
-        .set("fetch.max.bytes", "2097152")
+        .set("queued.max.messages.kbytes", "2048")
+        .set("fetch.max.bytes", "1048576")
         .set("fetch.queue.backoff.ms", "10");
     for (name, val) in &sets {
         config.set(name, val);

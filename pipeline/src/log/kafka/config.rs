@@ -29,9 +29,10 @@
 //!   partitions move on within seconds, and a broker that holds the first
 //!   JoinGroup for part of the session timeout (tansu holds it for half)
 //!   lets a sink start sooner;
-//! - `queued.max.messages.kbytes=8192`, `fetch.max.bytes=2097152`: a bounded
+//! - `queued.max.messages.kbytes=2048`, `fetch.max.bytes=1048576`: a bounded
 //!   prefetch (librdkafka's defaults are 64 MB per partition and 50 MB
-//!   fetches, held whole and decompressed);
+//!   fetches, held whole and decompressed, in librdkafka's own malloc
+//!   arenas; at 8 MB/2 MB they were ~50 MB of a sink's RSS);
 //! - `fetch.queue.backoff.ms=10`: once that queue is full librdkafka stops
 //!   fetching for this long (default 1 s); with a bounded queue the 1 s
 //!   pause, not the broker, capped reading at ~80k records/s.
@@ -61,8 +62,8 @@ const DEFAULTS: &[(&[&str], &str)] = &[
 /// Options a sink's consumer gets unless the config sets them.
 const CONSUMER_DEFAULTS: &[(&[&str], &str)] = &[
     (&["session.timeout.ms"], "6000"),
-    (&["queued.max.messages.kbytes"], "8192"),
-    (&["fetch.max.bytes"], "2097152"),
+    (&["queued.max.messages.kbytes"], "2048"),
+    (&["fetch.max.bytes"], "1048576"),
     (&["fetch.queue.backoff.ms"], "10"),
 ];
 
@@ -220,8 +221,8 @@ mod tests {
         let c = consumer_config(&log(&[])).unwrap();
         assert_eq!(get(&c, "session.timeout.ms"), Some("6000"));
         assert_eq!(get(&c, "fetch.queue.backoff.ms"), Some("10"));
-        assert_eq!(get(&c, "fetch.max.bytes"), Some("2097152"));
-        assert_eq!(get(&c, "queued.max.messages.kbytes"), Some("8192"));
+        assert_eq!(get(&c, "fetch.max.bytes"), Some("1048576"));
+        assert_eq!(get(&c, "queued.max.messages.kbytes"), Some("2048"));
         assert_eq!(get(&c, "enable.idempotence"), None, "no producer options");
         let c = consumer_config(&log(&[("session.timeout.ms", "45000")])).unwrap();
         assert_eq!(get(&c, "session.timeout.ms"), Some("45000"));
