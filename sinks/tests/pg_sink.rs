@@ -824,3 +824,44 @@ async fn a_second_worker_on_the_same_partitions_is_fenced() {
         vec!["1", "2", "3"]
     );
 }
+
+/// A wrong password is a permanent error that says what to check, and the
+/// password never appears in it.
+#[tokio::test]
+async fn a_wrong_password_is_a_clear_permanent_error() {
+    let (_pg, url, c) = setup().await;
+    c.batch_execute(
+        "SET password_encryption = 'scram-sha-256'; CREATE ROLE alice LOGIN PASSWORD 'right-one';",
+    )
+    .await
+    .unwrap();
+    let hba: String = c.query_one("SHOW hba_file", &[]).await.unwrap().get(0);
+    let old = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(
+        &hba,
+        format!("host all alice 127.0.0.1/32 scram-sha-256\n{old}"),
+    )
+    .unwrap();
+    c.batch_execute("SELECT pg_reload_conf()").await.unwrap();
+    assert!(url.contains("://postgres@"), "{url}");
+    let as_alice =
+        |password: &str| url.replacen("://postgres@", &format!("://alice:{password}@"), 1);
+    let mut sink = PgSink::new(
+        "auth",
+        &sink_cfg(&as_alice("not-it"), serde_json::json!({})),
+    );
+    let e = sink.open().await.unwrap_err();
+    assert!(!e.transient && !e.fenced, "{e}");
+    assert!(e.message.contains("authentication failed"), "{e}");
+    assert!(e.message.contains("password"), "says what to check: {e}");
+    assert!(!e.message.contains("not-it"), "the password leaked: {e}");
+    // The right one works (the rule above is what refused the wrong one).
+    let mut sink = PgSink::new(
+        "auth",
+        &sink_cfg(&as_alice("right-one"), serde_json::json!({})),
+    );
+    c.batch_execute("GRANT CREATE ON SCHEMA public TO alice")
+        .await
+        .unwrap();
+    sink.open().await.unwrap();
+}
