@@ -1,5 +1,6 @@
 //! SQL follower sinks under faults, through the real binary: the follower
-//! database restarts, the broker freezes, a corrupt record sits in a table
+//! database restarts, the broker freezes or is killed and restarted (with
+//! durable storage), a corrupt record sits in a table
 //! topic, the source adds a column, and two rowlog processes share one
 //! sink's partitions while one of them is killed. Every change must take
 //! effect exactly once (values are running sums and counters), and
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::{LogOnPanic, Rowlog, read_quiet, read_until};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rowlog_tests::kafka::KafkaServer;
+use rowlog_tests::kafka::{KafkaOptions, KafkaServer, KafkaStorage};
 use rowlog_tests::postgres::{PostgresServer, Shutdown};
 
 const WAIT: Duration = Duration::from_secs(180);
@@ -378,6 +379,74 @@ async fn a_sink_whose_offsets_moved_reads_on_from_the_stored_ones() -> anyhow::R
         "{}",
         rowlog.log_text()
     );
+    assert!(rowlog.stop(Duration::from_secs(60)).success());
+    Ok(())
+}
+
+/// The broker is killed (-9) and restarted while the source takes changes
+/// (durable SQLite storage): the source and the sink reconnect, the
+/// follower ends equal to the source with every change counted once, and
+/// the stored offsets are the partitions' ends.
+#[tokio::test]
+async fn broker_killed_and_restarted_mid_stream() -> anyhow::Result<()> {
+    let src_pg = PostgresServer::start().await?;
+    let dst_pg = PostgresServer::start().await?;
+    let mut kafka = KafkaServer::start_with(KafkaOptions {
+        storage: KafkaStorage::Sqlite,
+        ..KafkaOptions::default()
+    })
+    .await?;
+    src_pg.create_database("app").await?;
+    let dst_url = dst_pg.create_database("replica").await?;
+    let src = src_pg.connect("app").await?;
+    src.batch_execute(
+        "CREATE TABLE kv (id int PRIMARY KEY, v bigint NOT NULL, n int NOT NULL);
+         INSERT INTO kv SELECT g, 0, 0 FROM generate_series(1, 100) g;",
+    )
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let cfg = config(dir.path(), &src_pg.url("app"), &kafka, &dst_url);
+    let mut rowlog = Rowlog::start_only(&cfg, None);
+    let _dump = LogOnPanic(rowlog.log.clone());
+    updates(&src, 0, 300).await;
+    until_equal(&src, &dst_url, false, &mut [&mut rowlog]).await;
+
+    // Changes keep coming while the broker dies and comes back.
+    let writer_conn = src_pg.connect("app").await?;
+    let writer = tokio::spawn(async move { updates(&writer_conn, 300, 300).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    kafka.restart().await?;
+    writer.await?;
+    updates(&src, 600, 100).await;
+    until_equal(&src, &dst_url, false, &mut [&mut rowlog]).await;
+
+    let dst = connect(&dst_url).await;
+    let total: i64 = dst
+        .query_one("SELECT sum(n)::bigint FROM kv", &[])
+        .await?
+        .get(0);
+    assert_eq!(total, 700, "every update counted once");
+    let ends = partition_ends(&kafka, "rowlog.app.public.kv").await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let stored: BTreeMap<i32, i64> = dst
+            .query(
+                "SELECT \"partition\", next_offset FROM rowlog_offsets WHERE sink = 'replica' AND topic = 'rowlog.app.public.kv'",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get::<_, i32>(0), r.get::<_, i64>(1)))
+            .collect();
+        if stored == ends {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stored offsets {stored:?}, partition ends {ends:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     assert!(rowlog.stop(Duration::from_secs(60)).success());
     Ok(())
 }

