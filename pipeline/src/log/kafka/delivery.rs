@@ -97,7 +97,9 @@ impl Shared {
     /// A delivery report: `error` is `None` when the record is durable.
     pub(crate) fn settle(&self, seq: Seq, size: usize, error: Option<LogError>) {
         {
-            let ok = error.is_none();
+            // Counters first: whoever wakes on the published watermark (a
+            // flush) must find the record counted already.
+            self.counters.settled(size as u64, error.is_none());
             let mut state = self.lock();
             match error {
                 None => {
@@ -107,7 +109,6 @@ impl Shared {
                 }
                 Some(error) => self.fail(&mut state, seq, error),
             }
-            self.counters.settled(size as u64, ok);
         }
         self.records.add_permits(1);
         self.bytes.add_permits(self.cost(size) as usize);
