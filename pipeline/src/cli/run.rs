@@ -6,7 +6,9 @@
 //! Invariants: SIGINT/SIGTERM stop reading, flush the log, confirm the
 //! durable position to the source, and exit 0; a permanent error exits 1
 //! with the error on stderr; transient errors are retried inside the source
-//! with backoff. Nothing is kept on local disk.
+//! with backoff. Nothing is kept on local disk. The HTTP endpoints
+//! ([`rowlog::http`]) are bound before any component starts (a bind error
+//! stops the run) and answer until every component has ended.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +27,7 @@ use tokio::sync::watch;
 use rowlog::log::kafka::{AppenderOptions, KafkaAppender};
 use rowlog::runtime::emitter::LogEmitter;
 use rowlog::runtime::sink_worker::SinkWorker;
+use rowlog::status::{Registry, State};
 
 /// Arguments of `rowlog run`.
 #[derive(Debug, Args)]
@@ -102,6 +105,21 @@ async fn run_sources(config: Config, only: Option<&str>) -> Result<(), String> {
         KafkaAppender::new(&config.log, AppenderOptions::default())
             .map_err(|e| format!("log.kafka: {e}"))?,
     );
+    // Components are known (and /readyz says "starting") before any starts.
+    let registry = Registry::new();
+    for source in &selected {
+        registry.register(&source.name, "source");
+    }
+    for sink in &sinks {
+        registry.register(&sink.name, "sink");
+    }
+    let listener = rowlog::http::bind(&config.http.listen).await?;
+    let (http_stop, http_stop_rx) = watch::channel(false);
+    let http = tokio::spawn(rowlog::http::serve(
+        listener,
+        registry.clone(),
+        http_stop_rx,
+    ));
     let mut tasks = Vec::new();
     for source in selected {
         let name = source.name.clone();
@@ -110,7 +128,8 @@ async fn run_sources(config: Config, only: Option<&str>) -> Result<(), String> {
             SourceKind::Postgres(pg) => {
                 let mut emitter: LogEmitter<KafkaAppender, Lsn> =
                     LogEmitter::new(writer.clone(), &config.log, &name)
-                        .map_err(|e| format!("source `{name}`: {e}"))?;
+                        .map_err(|e| format!("source `{name}`: {e}"))?
+                        .with_status(registry.clone());
                 tasks.push(tokio::spawn(async move {
                     let src = PgSource::new(name.clone(), pg);
                     let end = src.run(&mut emitter, &mut stop).await;
@@ -123,7 +142,8 @@ async fn run_sources(config: Config, only: Option<&str>) -> Result<(), String> {
             SourceKind::Mysql(my) => {
                 let mut emitter: LogEmitter<KafkaAppender, MysqlOffset> =
                     LogEmitter::new(writer.clone(), &config.log, &name)
-                        .map_err(|e| format!("source `{name}`: {e}"))?;
+                        .map_err(|e| format!("source `{name}`: {e}"))?
+                        .with_status(registry.clone());
                 tasks.push(tokio::spawn(async move {
                     let src = MysqlSource::new(name.clone(), my);
                     let end = src.run(&mut emitter, &mut stop).await;
@@ -141,11 +161,13 @@ async fn run_sources(config: Config, only: Option<&str>) -> Result<(), String> {
         let log = config.log.clone();
         match sink.kind.clone() {
             SinkKind::Postgres(sql) => {
-                let worker = SinkWorker::new(sink, log, PgSink::new(&name, &sql));
+                let worker = SinkWorker::new(sink, log, PgSink::new(&name, &sql))
+                    .with_status(registry.clone());
                 tasks.push(tokio::spawn(async move { (name, worker.run(stop).await) }));
             }
             SinkKind::Mysql(sql) => {
-                let worker = SinkWorker::new(sink, log, MysqlSink::new(&name, &sql));
+                let worker = SinkWorker::new(sink, log, MysqlSink::new(&name, &sql))
+                    .with_status(registry.clone());
                 tasks.push(tokio::spawn(async move { (name, worker.run(stop).await) }));
             }
             SinkKind::Redis(_) | SinkKind::Search(_) => {
@@ -158,10 +180,19 @@ async fn run_sources(config: Config, only: Option<&str>) -> Result<(), String> {
     let mut failed = Vec::new();
     for t in tasks {
         match t.await {
-            Ok((_, Ok(()))) => {}
-            Ok((_, Err(e))) => failed.push(e),
+            Ok((name, Ok(()))) => registry.set(&name, State::Stopped),
+            Ok((name, Err(e))) => {
+                registry.set(&name, State::Failed { error: e.clone() });
+                failed.push(e);
+            }
             Err(e) => failed.push(format!("a task failed: {e}")),
         }
+    }
+    let _ = http_stop.send(true);
+    match http.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => failed.push(e),
+        Err(e) => failed.push(format!("the http task failed: {e}")),
     }
     if failed.is_empty() {
         Ok(())

@@ -48,6 +48,9 @@ pub struct LogEmitter<W: LogWriter, M> {
     open_tx: Option<String>,
     marks: VecDeque<(Seq, M)>,
     last_durable: Option<M>,
+    /// Where to report that the source is running (on its first event or
+    /// position), if anywhere.
+    status: Option<crate::status::Registry>,
 }
 
 impl<W: LogWriter, M> std::fmt::Debug for LogEmitter<W, M> {
@@ -93,7 +96,21 @@ impl<W: LogWriter, M: Clone + Send + 'static> LogEmitter<W, M> {
             open_tx: None,
             marks: VecDeque::new(),
             last_durable: None,
+            status: None,
         })
+    }
+
+    /// Reports to `registry` (under the source's name) that the source runs
+    /// once it hands over its first event or position.
+    pub fn with_status(mut self, registry: crate::status::Registry) -> LogEmitter<W, M> {
+        self.status = Some(registry);
+        self
+    }
+
+    fn report_running(&mut self) {
+        if let Some(r) = self.status.take() {
+            r.set(&self.source, crate::status::State::Running);
+        }
     }
 
     async fn ensure(&mut self, topic: &TopicName) -> Result<(), SourceError> {
@@ -126,6 +143,7 @@ impl<W: LogWriter + 'static, M: Clone + Send + Sync + 'static> Emitter<M> for Lo
         event: ChangeEvent,
         schema: &Arc<TableSchema>,
     ) -> Result<(), SourceError> {
+        self.report_running();
         let topic = match self.tables.get(&event.table) {
             Some(topic) => topic.clone(),
             None => {
@@ -182,6 +200,7 @@ impl<W: LogWriter + 'static, M: Clone + Send + Sync + 'static> Emitter<M> for Lo
     }
 
     fn checkpoint(&mut self, mark: M) {
+        self.report_running();
         let seq = self.writer.last_appended();
         // A newer mark at the same seq replaces the older one.
         if self.marks.back().is_some_and(|(s, _)| *s == seq) {
@@ -191,6 +210,7 @@ impl<W: LogWriter + 'static, M: Clone + Send + Sync + 'static> Emitter<M> for Lo
     }
 
     fn durable(&mut self) -> Result<Option<M>, SourceError> {
+        self.report_running();
         let now = *self.writer.durability().borrow();
         while let Some((seq, _)) = self.marks.front() {
             if *seq > now.watermark {

@@ -61,6 +61,7 @@ use tokio::sync::watch;
 use crate::log::kafka::{AppenderOptions, KafkaAppender};
 use crate::log::{LogWriter, TopicName};
 use crate::metrics::{PartitionLabels, RowLabels, SinkLabels, TableLabels};
+use crate::status::{Registry, State};
 
 /// Assignment changes seen by the consumer's callbacks, for the worker loop.
 #[derive(Default)]
@@ -214,6 +215,7 @@ pub struct SinkWorker<S: Sink> {
     partitions: HashMap<String, HashSet<i32>>,
     /// Record decoder, with the schemas of the table versions seen.
     decoder: json::Decoder,
+    reporter: Reporter,
 }
 
 impl<S: Sink> std::fmt::Debug for SinkWorker<S> {
@@ -235,10 +237,23 @@ fn offsets_error(e: impl std::fmt::Display) -> String {
     format!("row log consumer: {e}")
 }
 
+/// Where a worker reports its state (`/status`, `/readyz`), if anywhere.
+#[derive(Debug, Clone, Default)]
+struct Reporter(Option<(Registry, String)>);
+
+impl Reporter {
+    fn set(&self, state: State) {
+        if let Some((registry, name)) = &self.0 {
+            registry.set(name, state);
+        }
+    }
+}
+
 /// After a failed attempt: `Ok(true)` to retry (transient, after the
 /// backoff), `Ok(false)` when shutting down, `Err` when permanent.
 async fn retry_after(
     place: &str,
+    reporter: &Reporter,
     e: SinkError,
     what: &str,
     backoff: &mut Backoff,
@@ -249,6 +264,9 @@ async fn retry_after(
     }
     let delay = backoff.next_delay();
     tracing::warn!("{place}: {what}: {e}; retrying in {delay:?}");
+    reporter.set(State::Retrying {
+        error: format!("{what}: {e}"),
+    });
     Ok(backoff.wait(shutdown).await)
 }
 
@@ -256,6 +274,7 @@ async fn retry_after(
 async fn apply_retry<S: Sink>(
     sink: &mut S,
     place: &str,
+    reporter: &Reporter,
     changes: &[Change],
     offsets: &[LogOffset],
     shutdown: &mut watch::Receiver<bool>,
@@ -264,10 +283,14 @@ async fn apply_retry<S: Sink>(
     loop {
         backoff.attempt();
         match sink.apply(changes, offsets).await {
-            Ok(v) => return Ok(Outcome::Applied(v)),
+            Ok(v) => {
+                reporter.set(State::Running);
+                return Ok(Outcome::Applied(v));
+            }
             Err(e) if e.fenced => return Ok(Outcome::Fenced(e.message)),
             Err(e) => {
-                if !retry_after(place, e, "applying a batch", &mut backoff, shutdown).await? {
+                let what = "applying a batch";
+                if !retry_after(place, reporter, e, what, &mut backoff, shutdown).await? {
                     return Ok(Outcome::Shutdown);
                 }
             }
@@ -285,7 +308,17 @@ impl<S: Sink + 'static> SinkWorker<S> {
             sink: Some(sink),
             partitions: HashMap::new(),
             decoder: json::Decoder::new(),
+            reporter: Reporter::default(),
         }
+    }
+
+    /// Reports the worker's state to `registry` (`/status`, `/readyz`)
+    /// under the sink's name: running once the target is open, retrying
+    /// while a transient error lasts. The caller registers it and marks
+    /// how it ended.
+    pub fn with_status(mut self, registry: Registry) -> SinkWorker<S> {
+        self.reporter = Reporter(Some((registry, self.cfg.name.clone())));
+        self
     }
 
     fn place(&self) -> String {
@@ -307,9 +340,13 @@ impl<S: Sink + 'static> SinkWorker<S> {
         loop {
             backoff.attempt();
             match sink.open().await {
-                Ok(v) => return Ok(Some(v)),
+                Ok(v) => {
+                    self.reporter.set(State::Running);
+                    return Ok(Some(v));
+                }
                 Err(e) => {
-                    if !retry_after(&place, e, "opening the target", &mut backoff, shutdown).await?
+                    let what = "opening the target";
+                    if !retry_after(&place, &self.reporter, e, what, &mut backoff, shutdown).await?
                     {
                         return Ok(None);
                     }
@@ -498,9 +535,18 @@ impl<S: Sink + 'static> SinkWorker<S> {
         let changes = std::mem::take(&mut batch.changes);
         let offsets = batch.offsets.clone();
         let mut shutdown = shutdown.clone();
+        let reporter = self.reporter.clone();
         let task = tokio::spawn(async move {
             let started = Instant::now();
-            let outcome = apply_retry(&mut sink, &place, &changes, &offsets, &mut shutdown).await;
+            let outcome = apply_retry(
+                &mut sink,
+                &place,
+                &reporter,
+                &changes,
+                &offsets,
+                &mut shutdown,
+            )
+            .await;
             (sink, outcome, started.elapsed())
         });
         Ok(InFlight { batch, task })

@@ -91,8 +91,19 @@ impl Rowlog {
         Rowlog::start_only(config, Some("app"))
     }
 
-    /// `rowlog run -c config [--only NAMES]`.
+    /// `rowlog run -c config [--only NAMES]`. A config without an `http:`
+    /// section gets `http.listen: 127.0.0.1:0` appended, so tests running
+    /// at once never compete for the default port.
     pub fn start_only(config: &Path, only: Option<&str>) -> Rowlog {
+        let text = std::fs::read_to_string(config).unwrap();
+        if !text.lines().any(|l| l.starts_with("http:")) {
+            let sep = if text.ends_with('\n') { "" } else { "\n" };
+            std::fs::write(
+                config,
+                format!("{text}{sep}http:\n  listen: \"127.0.0.1:0\"\n"),
+            )
+            .unwrap();
+        }
         let log = config.with_extension(format!("{}.log", fastrand_suffix()));
         let out = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rowlog"));

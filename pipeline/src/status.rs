@@ -1,0 +1,139 @@
+//! What each component of the process (source, sink) is doing, for
+//! `/status` and `/readyz`.
+//!
+//! Invariants: a component is registered before its task starts and its
+//! state only moves forward in the obvious ways (starting → running ⇄
+//! retrying → stopped or failed); `failed` and `stopped` are final. The
+//! registry is in memory only: it describes this process, not the pipeline.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+/// A component's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum State {
+    /// Connecting, positioning, joining the consumer group.
+    Starting,
+    /// Doing its work.
+    Running,
+    /// A transient error; retrying with backoff.
+    Retrying {
+        /// The last error.
+        error: String,
+    },
+    /// Stopped by a permanent error.
+    Failed {
+        /// The error.
+        error: String,
+    },
+    /// Stopped on request.
+    Stopped,
+}
+
+/// One component as `/status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Component {
+    /// Its name in the config.
+    pub name: String,
+    /// `source` or `sink`.
+    pub kind: &'static str,
+    /// What it is doing.
+    #[serde(flatten)]
+    pub state: State,
+}
+
+/// The components of this process.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    inner: Arc<Mutex<BTreeMap<String, Component>>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// Adds a component in state `starting`.
+    pub fn register(&self, name: &str, kind: &'static str) {
+        if let Ok(mut m) = self.inner.lock() {
+            m.insert(
+                name.to_string(),
+                Component {
+                    name: name.to_string(),
+                    kind,
+                    state: State::Starting,
+                },
+            );
+        }
+    }
+
+    /// Sets a component's state (a final state stays final).
+    pub fn set(&self, name: &str, state: State) {
+        if let Ok(mut m) = self.inner.lock()
+            && let Some(c) = m.get_mut(name)
+            && !matches!(c.state, State::Failed { .. } | State::Stopped)
+            && c.state != state
+        {
+            c.state = state;
+        }
+    }
+
+    /// Every component, by name.
+    pub fn snapshot(&self) -> Vec<Component> {
+        self.inner
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether every component is running (and there is at least one).
+    pub fn ready(&self) -> bool {
+        let all = self.snapshot();
+        !all.is_empty() && all.iter().all(|c| c.state == State::Running)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_move_forward_and_final_states_stay() {
+        let r = Registry::new();
+        assert!(!r.ready(), "nothing registered is not ready");
+        r.register("app", "source");
+        r.register("replica", "sink");
+        assert!(!r.ready());
+        r.set("app", State::Running);
+        r.set("replica", State::Running);
+        assert!(r.ready());
+        r.set(
+            "replica",
+            State::Retrying {
+                error: "connection refused".into(),
+            },
+        );
+        assert!(!r.ready());
+        r.set(
+            "replica",
+            State::Failed {
+                error: "bad password".into(),
+            },
+        );
+        r.set("replica", State::Running);
+        assert_eq!(
+            r.snapshot()[1].state,
+            State::Failed {
+                error: "bad password".into()
+            }
+        );
+        let json = serde_json::to_value(r.snapshot()).unwrap_or_default();
+        assert_eq!(json[1]["state"], "failed");
+        assert_eq!(json[1]["error"], "bad password");
+        assert_eq!(json[0]["kind"], "source");
+    }
+}

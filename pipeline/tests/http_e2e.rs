@@ -1,0 +1,177 @@
+//! The sidecar's HTTP endpoints through the real binary: `/healthz`,
+//! `/readyz` (503 while a component starts or retries, naming it; 200 when
+//! all run), `/metrics` (OpenMetrics text whose counters move with the
+//! workload) and `/status` (every component's state), with a PostgreSQL
+//! source and a PostgreSQL follower whose server is stopped and restarted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use common::{LogOnPanic, Rowlog};
+use rowlog_tests::kafka::KafkaServer;
+use rowlog_tests::ports::free_port;
+use rowlog_tests::postgres::{PostgresServer, Shutdown};
+
+const WAIT: Duration = Duration::from_secs(120);
+
+/// `GET path` on 127.0.0.1:port: (status, body); `None` when nothing answers.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+/// Polls `path` until `ok` holds for (status, body).
+async fn until(
+    rowlog: &mut Rowlog,
+    port: u16,
+    path: &str,
+    ok: impl Fn(u16, &str) -> bool,
+) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some((status, body)) = get(port, path)
+            && ok(status, &body)
+        {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline && rowlog.running(),
+            "{path} never as expected; last: {:?}\nlog:\n{}",
+            get(port, path),
+            rowlog.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The value of the metric line that starts with `prefix`.
+fn metric(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_status() -> anyhow::Result<()> {
+    let src_pg = PostgresServer::start().await?;
+    let mut dst_pg = PostgresServer::start().await?;
+    let kafka = KafkaServer::start().await?;
+    src_pg.create_database("app").await?;
+    let dst_url = dst_pg.create_database("replica").await?;
+    let src = src_pg.connect("app").await?;
+    src.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY, v text);
+         INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 10) g;",
+    )
+    .await?;
+    let port = free_port()?;
+    let dir = tempfile::tempdir()?;
+    let cfg = dir.path().join("rowlog.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "sources:\n  - name: app\n    postgres:\n      url: {}\n      tables: {{ include: [\"public.*\"] }}\nlog:\n  kafka:\n    brokers: [\"{}\"]\n  topic_prefix: rowlog\n  partitions: 1\nsinks:\n  - name: replica\n    source: app\n    batch: {{ max_rows: 100, max_wait: 50ms }}\n    postgres:\n      url: {dst_url}\nhttp:\n  listen: \"127.0.0.1:{port}\"\n",
+            src_pg.url("app"),
+            kafka.bootstrap_servers()
+        ),
+    )?;
+    let mut rowlog = Rowlog::start_only(&cfg, None);
+    let _dump = LogOnPanic(rowlog.log.clone());
+
+    until(&mut rowlog, port, "/healthz", |s, b| {
+        s == 200 && b == "ok\n"
+    })
+    .await;
+    until(&mut rowlog, port, "/readyz", |s, _| s == 200).await;
+    let status: serde_json::Value =
+        serde_json::from_str(&until(&mut rowlog, port, "/status", |s, _| s == 200).await)?;
+    let components = status["components"].as_array().unwrap();
+    let names: Vec<(&str, &str, &str)> = components
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap(),
+                c["kind"].as_str().unwrap(),
+                c["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        vec![("app", "source", "running"), ("replica", "sink", "running")]
+    );
+
+    // Ten snapshot rows, then five inserts and three updates streamed.
+    src.batch_execute(
+        "INSERT INTO t SELECT g, 'v' || g FROM generate_series(11, 15) g;
+         UPDATE t SET v = 'u' WHERE id <= 3;",
+    )
+    .await?;
+    let applied = r#"rowlog_sink_rows_applied_total{sink="replica",table="public.t",op="#;
+    let text = until(&mut rowlog, port, "/metrics", |s, b| {
+        s == 200 && metric(b, &format!(r#"{applied}"update"}}"#)) == Some(3.0)
+    })
+    .await;
+    assert_eq!(
+        metric(&text, &format!(r#"{applied}"read"}}"#)),
+        Some(10.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, &format!(r#"{applied}"insert"}}"#)),
+        Some(5.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            r#"rowlog_sink_applied_offset{sink="replica",topic="rowlog.app.public.t",partition="0"}"#
+        ),
+        Some(18.0),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("# EOF\n"),
+        "OpenMetrics text ends with # EOF"
+    );
+
+    // The follower goes away: the sink retries and /readyz says so.
+    dst_pg.stop_server(Shutdown::Fast)?;
+    src.batch_execute("UPDATE t SET v = 'x' WHERE id = 4")
+        .await?;
+    let body = until(&mut rowlog, port, "/readyz", |s, _| s == 503).await;
+    let reason: serde_json::Value = serde_json::from_str(&body)?;
+    assert_eq!(reason["ready"], false, "{reason}");
+    assert_eq!(reason["components"][0]["name"], "replica", "{reason}");
+    assert_eq!(reason["components"][0]["state"], "retrying", "{reason}");
+    assert!(
+        !reason["components"][0]["error"]
+            .as_str()
+            .unwrap()
+            .is_empty(),
+        "{reason}"
+    );
+    dst_pg.start_again().await?;
+    until(&mut rowlog, port, "/readyz", |s, _| s == 200).await;
+    until(&mut rowlog, port, "/metrics", |_, b| {
+        metric(b, &format!(r#"{applied}"update"}}"#)) == Some(4.0)
+    })
+    .await;
+    assert!(rowlog.stop(Duration::from_secs(60)).success());
+    Ok(())
+}
