@@ -85,7 +85,13 @@ pub(crate) fn validate(
     let mut log = raw.log;
     check_log(&mut cx, &top.key("log"), &mut log);
     let sinks = check_sinks(&mut cx, &top.key("sinks"), raw.sinks, &source_names);
-    check_host_port(&mut cx, &top.key("http").key("listen"), &raw.http.listen);
+    // Port 0 asks the OS for a free port (logged when the listener starts).
+    check_host_port(
+        &mut cx,
+        &top.key("http").key("listen"),
+        &raw.http.listen,
+        true,
+    );
     if cx.problems.is_empty() {
         Ok(Config {
             sources,
@@ -263,7 +269,7 @@ fn check_url(cx: &mut Ctx<'_>, path: &KeyPath, url: &ConnUrl, schemes: &[&str], 
 }
 
 /// `host:port` or `[v6]:port`, port 1..=65535.
-fn check_host_port(cx: &mut Ctx<'_>, path: &KeyPath, value: &str) {
+fn check_host_port(cx: &mut Ctx<'_>, path: &KeyPath, value: &str, zero_ok: bool) {
     let h = hint("write host:port, e.g. 127.0.0.1:9092 or [::1]:9092");
     let Some((host, port)) = value.rsplit_once(':') else {
         cx.value(path, format!("`{value}` has no port"), h);
@@ -284,7 +290,7 @@ fn check_host_port(cx: &mut Ctx<'_>, path: &KeyPath, value: &str) {
         return;
     }
     match port.parse::<u32>() {
-        Ok(p) if (1..=65535).contains(&p) => {}
+        Ok(p) if (1..=65535).contains(&p) || (zero_ok && p == 0) => {}
         Ok(p) => cx.value(
             path,
             format!("port {p} is out of range"),
@@ -480,7 +486,7 @@ fn check_log(cx: &mut Ctx<'_>, path: &KeyPath, log: &mut Log) {
         );
     }
     for (i, b) in log.kafka.brokers.iter().enumerate() {
-        check_host_port(cx, &kp.key("brokers").index(i), b);
+        check_host_port(cx, &kp.key("brokers").index(i), b, false);
     }
     for name in log.kafka.options.0.keys() {
         let op = kp.key("options").key(name);

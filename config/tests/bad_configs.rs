@@ -200,3 +200,18 @@ fn interpolated_values_feed_typed_fields_but_quotes_keep_strings() {
         "{e}"
     );
 }
+
+/// Port 0 asks the OS for a free port: fine for `http.listen`, never for a
+/// broker address.
+#[test]
+fn port_zero_is_for_listening_only() {
+    let base = "sources:\n  - name: app\n    postgres:\n      url: postgres://h/app\nlog:\n  kafka:\n    brokers: [\"BROKER\"]\nhttp:\n  listen: \"LISTEN\"\n";
+    let cfg = |broker: &str, listen: &str| base.replace("BROKER", broker).replace("LISTEN", listen);
+    let ok = load(&cfg("k:9092", "127.0.0.1:0")).unwrap();
+    assert_eq!(ok.http.listen, "127.0.0.1:0");
+    let err = load(&cfg("k:0", "127.0.0.1:8080")).unwrap_err().to_string();
+    assert!(
+        err.contains("log.kafka.brokers[0]") && err.contains("port 0 is out of range"),
+        "{err}"
+    );
+}

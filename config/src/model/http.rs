@@ -1,6 +1,7 @@
 //! `http:` — the status/metrics listener of `rowlog run`.
 //!
-//! Invariant after loading: `listen` is `host:port` with a port in 1..=65535.
+//! Invariant after loading: `listen` is `host:port` with a port in
+//! 0..=65535 (0: the OS picks a free port; `rowlog run` logs which).
 
 use serde::{Deserialize, Serialize};
 
