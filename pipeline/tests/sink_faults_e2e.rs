@@ -10,11 +10,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{LogOnPanic, Rowlog, read_quiet, read_until};
+use common::{LogOnPanic, Rowlog, read_until, until_offsets_at_ends};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rowlog_tests::kafka::{KafkaOptions, KafkaServer, KafkaStorage};
 use rowlog_tests::postgres::{PostgresServer, Shutdown};
@@ -102,16 +101,6 @@ async fn updates(c: &tokio_postgres::Client, from: i64, count: i64) {
     }
 }
 
-/// Each partition's end, from the records in it.
-async fn partition_ends(kafka: &KafkaServer, topic: &str) -> BTreeMap<i32, i64> {
-    let mut ends = BTreeMap::new();
-    for r in read_quiet(kafka, topic, 3, Duration::from_secs(3), WAIT).await {
-        let e = ends.entry(r.partition).or_insert(0);
-        *e = (*e).max(r.offset + 1);
-    }
-    ends
-}
-
 /// The follower restarts, the broker freezes, a corrupt record arrives, the
 /// source adds a column: the follower converges each time, the corrupt
 /// record lands in the dead-letter topic, and the stored offsets are the
@@ -186,27 +175,7 @@ async fn follower_restart_broker_freeze_corrupt_record_and_new_column() -> anyho
         .get(0);
     assert_eq!(total, 900);
     // Offsets at the partitions' ends (the corrupt record included).
-    let ends = partition_ends(&kafka, "rowlog.app.public.kv").await;
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let stored: BTreeMap<i32, i64> = dst
-            .query(
-                "SELECT \"partition\", next_offset FROM rowlog_offsets WHERE sink = 'replica' AND topic = 'rowlog.app.public.kv'",
-                &[],
-            )
-            .await?
-            .iter()
-            .map(|r| (r.get::<_, i32>(0), r.get::<_, i64>(1)))
-            .collect();
-        if stored == ends {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "stored offsets {stored:?}, partition ends {ends:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    until_offsets_at_ends(&kafka, &dst, "replica", "rowlog.app.public.kv", 3).await;
     assert!(rowlog.stop(Duration::from_secs(60)).success());
     Ok(())
 }
@@ -426,27 +395,7 @@ async fn broker_killed_and_restarted_mid_stream() -> anyhow::Result<()> {
         .await?
         .get(0);
     assert_eq!(total, 700, "every update counted once");
-    let ends = partition_ends(&kafka, "rowlog.app.public.kv").await;
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let stored: BTreeMap<i32, i64> = dst
-            .query(
-                "SELECT \"partition\", next_offset FROM rowlog_offsets WHERE sink = 'replica' AND topic = 'rowlog.app.public.kv'",
-                &[],
-            )
-            .await?
-            .iter()
-            .map(|r| (r.get::<_, i32>(0), r.get::<_, i64>(1)))
-            .collect();
-        if stored == ends {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "stored offsets {stored:?}, partition ends {ends:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    until_offsets_at_ends(&kafka, &dst, "replica", "rowlog.app.public.kv", 3).await;
     assert!(rowlog.stop(Duration::from_secs(60)).success());
     Ok(())
 }

@@ -12,7 +12,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{LogOnPanic, Rowlog, alive, read_quiet, read_until};
+use common::{LogOnPanic, Rowlog, alive, read_until, until_offsets_at_ends};
 use mysql_async::prelude::Queryable;
 use rowlog_tests::kafka::KafkaServer;
 use rowlog_tests::mariadb::MariaDbServer;
@@ -267,42 +267,10 @@ async fn pg_follower_survives_kill_9_exactly_once() -> anyhow::Result<()> {
         .await?
         .get(0);
     assert_eq!(total, 50_000);
-    // Every stored offset is its partition's end.
-    let mut ends: std::collections::BTreeMap<i32, i64> = std::collections::BTreeMap::new();
-    for r in read_quiet(
-        &kafka,
-        "rowlog.app.public.kv",
-        3,
-        Duration::from_secs(3),
-        WAIT,
-    )
-    .await
-    {
-        let e = ends.entry(r.partition).or_insert(0);
-        *e = (*e).max(r.offset + 1);
-    }
-    // (Duplicates a restarted source wrote may still be applying: they
-    // change no row, but move the offsets.)
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let stored: std::collections::BTreeMap<i32, i64> = dst
-            .query(
-                "SELECT \"partition\", next_offset FROM rowlog_offsets WHERE sink = 'replica' AND topic = 'rowlog.app.public.kv'",
-                &[],
-            )
-            .await?
-            .iter()
-            .map(|r| (r.get::<_, i32>(0), r.get::<_, i64>(1)))
-            .collect();
-        if stored == ends {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "stored offsets {stored:?}, partition ends {ends:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    // Every stored offset is its partition's end (duplicates a restarted
+    // source wrote may still be applying: they change no row but move the
+    // offsets).
+    until_offsets_at_ends(&kafka, &dst, "replica", "rowlog.app.public.kv", 3).await;
     assert!(rowlog.stop(Duration::from_secs(60)).success());
     Ok(())
 }

@@ -391,3 +391,43 @@ pub async fn read_quiet(
         }
     }
 }
+
+/// Waits until the offsets sink `sink` stores in a PostgreSQL follower for
+/// `topic` are that topic's partition ends (read from the broker once:
+/// every record, tombstones and dead letters included, must be applied).
+pub async fn until_offsets_at_ends(
+    kafka: &KafkaServer,
+    follower: &tokio_postgres::Client,
+    sink: &str,
+    topic: &str,
+    partitions: i32,
+) {
+    let mut ends: std::collections::BTreeMap<i32, i64> = std::collections::BTreeMap::new();
+    for r in read_quiet(kafka, topic, partitions, Duration::from_secs(3), WAIT_ENDS).await {
+        let e = ends.entry(r.partition).or_insert(0);
+        *e = (*e).max(r.offset + 1);
+    }
+    let deadline = Instant::now() + WAIT_ENDS;
+    loop {
+        let stored: std::collections::BTreeMap<i32, i64> = follower
+            .query(
+                "SELECT \"partition\", next_offset FROM rowlog_offsets WHERE sink = $1 AND topic = $2",
+                &[&sink, &topic],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get::<_, i32>(0), r.get::<_, i64>(1)))
+            .collect();
+        if stored == ends {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stored offsets {stored:?}, partition ends {ends:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+const WAIT_ENDS: Duration = Duration::from_secs(180);
