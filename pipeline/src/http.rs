@@ -35,14 +35,16 @@ pub async fn serve(
     registry: Registry,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
-    let addr: Option<SocketAddr> = listener.local_addr().ok();
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| "?".to_string(), |a: SocketAddr| a.to_string());
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
         .with_state(registry);
-    tracing::info!(listen = ?addr, "http: /healthz /readyz /metrics /status");
+    tracing::info!(listen = %addr, "http: /healthz /readyz /metrics /status");
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             while !*stop.borrow() {

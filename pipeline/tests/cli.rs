@@ -191,3 +191,39 @@ fn run_refuses_column_rules_it_does_not_implement() {
         "{err}"
     );
 }
+
+/// The systemd unit's command lines are ones this binary accepts: its
+/// `check` passes on an example config, and its `run` flags parse.
+#[test]
+fn the_systemd_unit_runs_commands_rowlog_accepts() {
+    let unit = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/rowlog.service"),
+    )
+    .unwrap();
+    let example = config_dir().join("examples/quickstart.yaml");
+    let args = |key: &str| -> Vec<String> {
+        let line = unit
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in the unit"));
+        line.split_whitespace()
+            .skip(1) // the binary
+            .map(|a| {
+                if a == "/etc/rowlog/rowlog.yaml" {
+                    example.to_str().unwrap().to_string()
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect()
+    };
+    let check = args("ExecStartPre=");
+    let refs: Vec<&str> = check.iter().map(String::as_str).collect();
+    let out = rowlog(&refs);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut run = args("ExecStart=");
+    run.push("--help".into());
+    let refs: Vec<&str> = run.iter().map(String::as_str).collect();
+    let out = rowlog(&refs);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

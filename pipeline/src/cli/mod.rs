@@ -23,7 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Validate config files offline (syntax, types, references, env variables).
     Check(check::CheckArgs),
-    /// Run the pipeline (for now: sources into the row log; see `--only`).
+    /// Run the configured sources and sinks (or `--only` some), serving
+    /// /healthz, /readyz, /metrics and /status on `http.listen`.
     Run(run::RunArgs),
     /// Operations on a source database (e.g. `drop-slot`).
     Source(source::SourceArgs),

@@ -23,6 +23,7 @@ use rowlog_schemas::position::Lsn;
 use rowlog_sinks::mysql::MysqlSink;
 use rowlog_sinks::postgres::PgSink;
 use tokio::sync::watch;
+use tracing::Instrument as _;
 
 use rowlog::log::kafka::{AppenderOptions, KafkaAppender};
 use rowlog::runtime::emitter::LogEmitter;
@@ -39,11 +40,36 @@ pub struct RunArgs {
     /// Run only these sources and sinks (comma-separated names).
     #[arg(long, value_name = "NAME,...")]
     pub only: Option<String>,
+
+    /// On SIGTERM/SIGINT, how long to wait for components to flush and
+    /// commit before exiting with an error (a second signal exits at once).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_timeout: std::time::Duration,
+
+    /// Log lines as human text or one JSON object per line.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `30s`, `500ms`, `2m`: the config's duration syntax.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    s.parse::<rowlog_config::Duration>()
+        .map(|d| d.get())
+        .map_err(|e| e.to_string())
 }
 
 /// Runs the command; returns the exit code.
 pub fn run(args: &RunArgs) -> ExitCode {
-    init_logging();
+    init_logging(args.log_format);
     let config = match rowlog_config::load(&args.config) {
         Ok(c) => c,
         Err(errors) => {
@@ -62,7 +88,11 @@ pub fn run(args: &RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run_sources(config, args.only.as_deref())) {
+    match runtime.block_on(run_sources(
+        config,
+        args.only.as_deref(),
+        args.shutdown_timeout,
+    )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("rowlog: {message}");
@@ -71,23 +101,43 @@ pub fn run(args: &RunArgs) -> ExitCode {
     }
 }
 
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ROWLOG_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
-async fn run_sources(config: Config, only: Option<&str>) -> Result<(), String> {
+async fn run_sources(
+    config: Config,
+    only: Option<&str>,
+    shutdown_timeout: std::time::Duration,
+) -> Result<(), String> {
     let (selected, sinks) = select(&config, only)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("stopping: flushing the log and confirming positions");
+        tracing::info!(timeout = ?shutdown_timeout, "stopping: flushing the log and confirming positions");
         let _ = stop_tx.send(true);
+        // Every commit point is durable (offsets with the rows, positions
+        // after the broker's acknowledgement), so leaving early is safe: the
+        // next start resumes from them.
+        tokio::select! {
+            _ = wait_for_signal() => {
+                tracing::warn!("a second signal: exiting now; the next start resumes from the last commit points");
+            }
+            _ = tokio::time::sleep(shutdown_timeout) => {
+                tracing::error!(timeout = ?shutdown_timeout, "components did not stop within --shutdown-timeout; exiting; the next start resumes from the last commit points");
+            }
+        }
+        std::process::exit(1);
     });
     for source in &selected {
         let rules = match &source.kind {
@@ -130,28 +180,36 @@ async fn run_sources(config: Config, only: Option<&str>) -> Result<(), String> {
                     LogEmitter::new(writer.clone(), &config.log, &name)
                         .map_err(|e| format!("source `{name}`: {e}"))?
                         .with_status(registry.clone());
-                tasks.push(tokio::spawn(async move {
-                    let src = PgSource::new(name.clone(), pg);
-                    let end = src.run(&mut emitter, &mut stop).await;
-                    let end = end
-                        .map(|_: RunEnd| ())
-                        .map_err(|e| format!("source `{name}` stopped: {e}"));
-                    (name, end)
-                }));
+                let span = tracing::info_span!("source", component = %name);
+                tasks.push(tokio::spawn(
+                    async move {
+                        let src = PgSource::new(name.clone(), pg);
+                        let end = src.run(&mut emitter, &mut stop).await;
+                        let end = end
+                            .map(|_: RunEnd| ())
+                            .map_err(|e| format!("source `{name}` stopped: {e}"));
+                        (name, end)
+                    }
+                    .instrument(span),
+                ));
             }
             SourceKind::Mysql(my) => {
                 let mut emitter: LogEmitter<KafkaAppender, MysqlOffset> =
                     LogEmitter::new(writer.clone(), &config.log, &name)
                         .map_err(|e| format!("source `{name}`: {e}"))?
                         .with_status(registry.clone());
-                tasks.push(tokio::spawn(async move {
-                    let src = MysqlSource::new(name.clone(), my);
-                    let end = src.run(&mut emitter, &mut stop).await;
-                    let end = end
-                        .map(|_: MysqlRunEnd| ())
-                        .map_err(|e| format!("source `{name}` stopped: {e}"));
-                    (name, end)
-                }));
+                let span = tracing::info_span!("source", component = %name);
+                tasks.push(tokio::spawn(
+                    async move {
+                        let src = MysqlSource::new(name.clone(), my);
+                        let end = src.run(&mut emitter, &mut stop).await;
+                        let end = end
+                            .map(|_: MysqlRunEnd| ())
+                            .map_err(|e| format!("source `{name}` stopped: {e}"));
+                        (name, end)
+                    }
+                    .instrument(span),
+                ));
             }
         }
     }
@@ -163,12 +221,18 @@ async fn run_sources(config: Config, only: Option<&str>) -> Result<(), String> {
             SinkKind::Postgres(sql) => {
                 let worker = SinkWorker::new(sink, log, PgSink::new(&name, &sql))
                     .with_status(registry.clone());
-                tasks.push(tokio::spawn(async move { (name, worker.run(stop).await) }));
+                let span = tracing::info_span!("sink", component = %name);
+                tasks.push(tokio::spawn(
+                    async move { (name, worker.run(stop).await) }.instrument(span),
+                ));
             }
             SinkKind::Mysql(sql) => {
                 let worker = SinkWorker::new(sink, log, MysqlSink::new(&name, &sql))
                     .with_status(registry.clone());
-                tasks.push(tokio::spawn(async move { (name, worker.run(stop).await) }));
+                let span = tracing::info_span!("sink", component = %name);
+                tasks.push(tokio::spawn(
+                    async move { (name, worker.run(stop).await) }.instrument(span),
+                ));
             }
             SinkKind::Redis(_) | SinkKind::Search(_) => {
                 return Err(format!(

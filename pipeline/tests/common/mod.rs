@@ -95,6 +95,11 @@ impl Rowlog {
     /// section gets `http.listen: 127.0.0.1:0` appended, so tests running
     /// at once never compete for the default port.
     pub fn start_only(config: &Path, only: Option<&str>) -> Rowlog {
+        Rowlog::start_with(config, only, &[])
+    }
+
+    /// `rowlog run -c config [--only NAMES] EXTRA...`.
+    pub fn start_with(config: &Path, only: Option<&str>, extra: &[&str]) -> Rowlog {
         let text = std::fs::read_to_string(config).unwrap();
         if !text.lines().any(|l| l.starts_with("http:")) {
             let sep = if text.ends_with('\n') { "" } else { "\n" };
@@ -111,6 +116,7 @@ impl Rowlog {
         if let Some(only) = only {
             cmd.args(["--only", only]);
         }
+        cmd.args(extra);
         let child = cmd
             .env("ROWLOG_LOG", "info")
             .stdout(Stdio::null())
@@ -140,6 +146,29 @@ impl Rowlog {
                 );
             }
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn term(&self) {
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+    }
+
+    /// The exit status if the process ends within `wait`.
+    pub fn exited_within(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
