@@ -56,6 +56,35 @@ pub struct TableLabels {
     pub table: String,
 }
 
+/// Labels of a source's per-table, per-operation count.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceRowLabels {
+    /// Source name.
+    pub source: String,
+    /// Source table (`namespace.table`).
+    pub table: String,
+    /// `insert`, `update`, `delete`, `truncate` or `read` (snapshot).
+    pub op: String,
+}
+
+/// What sources report.
+#[derive(Debug)]
+pub struct SourceMetrics {
+    /// Change events handed to the row log, per table and operation.
+    pub events: Family<SourceRowLabels, Counter>,
+}
+
+/// The label value of an operation.
+pub fn op_label(op: rowlog_schemas::Op) -> &'static str {
+    match op {
+        rowlog_schemas::Op::Insert => "insert",
+        rowlog_schemas::Op::Update => "update",
+        rowlog_schemas::Op::Delete => "delete",
+        rowlog_schemas::Op::Truncate => "truncate",
+        rowlog_schemas::Op::Read => "read",
+    }
+}
+
 /// What sink workers report.
 #[derive(Debug)]
 pub struct SinkMetrics {
@@ -82,6 +111,9 @@ pub struct SinkMetrics {
     /// The source commit time (Unix ms) of the last applied change per
     /// table: now minus this is the replica's lag in time.
     pub applied_source_time_ms: Family<TableLabels, Gauge>,
+    /// Seconds from a change's source commit (snapshot rows: their read
+    /// time) to its batch's commit in the target: end-to-end latency.
+    pub end_to_end_seconds: Family<SinkLabels, Histogram>,
 }
 
 fn batch_records() -> Histogram {
@@ -92,12 +124,18 @@ fn batch_seconds() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.5, 14))
 }
 
+fn end_to_end_seconds() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 16))
+}
+
 /// The registry and the metric families in it.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     /// Sink workers' metrics.
     pub sink: SinkMetrics,
+    /// Sources' metrics.
+    pub source: SourceMetrics,
 }
 
 impl Metrics {
@@ -113,6 +151,10 @@ impl Metrics {
             consumer_lag: Family::default(),
             applied_source_position: Family::default(),
             applied_source_time_ms: Family::default(),
+            end_to_end_seconds: Family::new_with_constructor(end_to_end_seconds),
+        };
+        let source = SourceMetrics {
+            events: Family::default(),
         };
         let r = &mut registry;
         r.register(
@@ -160,7 +202,21 @@ impl Metrics {
             "Source commit time (Unix ms) of the last applied change per table",
             sink.applied_source_time_ms.clone(),
         );
-        Metrics { registry, sink }
+        r.register(
+            "sink_end_to_end_seconds",
+            "Seconds from a change's source commit to its commit in the target",
+            sink.end_to_end_seconds.clone(),
+        );
+        r.register(
+            "source_events",
+            "Change events handed to the row log, per table and operation",
+            source.events.clone(),
+        );
+        Metrics {
+            registry,
+            sink,
+            source,
+        }
     }
 
     /// The metrics as OpenMetrics text.

@@ -149,6 +149,31 @@ async fn health_readiness_metrics_and_status() -> anyhow::Result<()> {
         text.ends_with("# EOF\n"),
         "OpenMetrics text ends with # EOF"
     );
+    let events = r#"rowlog_source_events_total{source="app",table="public.t",op="#;
+    assert_eq!(
+        metric(&text, &format!(r#"{events}"read"}}"#)),
+        Some(10.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, &format!(r#"{events}"insert"}}"#)),
+        Some(5.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, &format!(r#"{events}"update"}}"#)),
+        Some(3.0),
+        "{text}"
+    );
+    // Every applied change is in the end-to-end latency histogram.
+    assert_eq!(
+        metric(
+            &text,
+            r#"rowlog_sink_end_to_end_seconds_count{sink="replica"}"#
+        ),
+        Some(18.0),
+        "{text}"
+    );
 
     // The follower goes away: the sink retries and /readyz says so.
     dst_pg.stop_server(Shutdown::Fast)?;

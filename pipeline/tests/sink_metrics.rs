@@ -177,6 +177,16 @@ async fn a_worker_reports_what_it_applied() {
         Some(1_700_000_000_050.0),
         "{text}"
     );
+    // The five changes in the end-to-end histogram (their commit times are
+    // from 2023).
+    assert_eq!(
+        value(
+            &text,
+            r#"rowlog_sink_end_to_end_seconds_count{sink="metered"}"#
+        ),
+        Some(5.0),
+        "{text}"
+    );
     let batches = value(&text, r#"rowlog_sink_batch_records_count{sink="metered"}"#).unwrap();
     let records = value(&text, r#"rowlog_sink_batch_records_sum{sink="metered"}"#).unwrap();
     assert!(batches >= 1.0 && records == 7.0, "{text}");

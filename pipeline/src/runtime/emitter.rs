@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
 use rowlog_config::{Format, LogConfig as Log};
 use rowlog_connectors::emit::{Emitter, TransactionEnd};
 use rowlog_connectors::error::SourceError;
@@ -39,8 +40,9 @@ pub struct LogEmitter<W: LogWriter, M> {
     registry: TopicRegistry,
     ensured: HashSet<TopicName>,
     /// The topic of each table seen so far, once it was ensured (naming and
-    /// checking a topic per event was a visible share of the source's CPU).
-    tables: HashMap<TableId, TopicName>,
+    /// checking a topic per event was a visible share of the source's CPU),
+    /// and its event counters per operation (metrics).
+    tables: HashMap<TableId, (TopicName, [Counter; 5])>,
     tombstones: bool,
     tx_topic: Option<TopicName>,
     state_topic: TopicName,
@@ -59,6 +61,19 @@ impl<W: LogWriter, M> std::fmt::Debug for LogEmitter<W, M> {
             .field("source", &self.source)
             .field("pending_marks", &self.marks.len())
             .finish()
+    }
+}
+
+/// The operations, in the order of an emitter's per-table counters.
+const OPS: [Op; 5] = [Op::Insert, Op::Update, Op::Delete, Op::Truncate, Op::Read];
+
+fn op_index(op: Op) -> usize {
+    match op {
+        Op::Insert => 0,
+        Op::Update => 1,
+        Op::Delete => 2,
+        Op::Truncate => 3,
+        Op::Read => 4,
     }
 }
 
@@ -145,14 +160,29 @@ impl<W: LogWriter + 'static, M: Clone + Send + Sync + 'static> Emitter<M> for Lo
     ) -> Result<(), SourceError> {
         self.report_running();
         let topic = match self.tables.get(&event.table) {
-            Some(topic) => topic.clone(),
+            Some((topic, counters)) => {
+                counters[op_index(event.op)].inc();
+                topic.clone()
+            }
             None => {
                 let topic = self
                     .registry
                     .table(&self.source, &event.table.namespace, &event.table.name)
                     .map_err(|e| SourceError::permanent(format!("{}: {e}", event.table)))?;
                 self.ensure(&topic).await?;
-                self.tables.insert(event.table.clone(), topic.clone());
+                let events = &crate::metrics::global().source.events;
+                let counters = OPS.map(|op| {
+                    events
+                        .get_or_create(&crate::metrics::SourceRowLabels {
+                            source: self.source.clone(),
+                            table: event.table.to_string(),
+                            op: crate::metrics::op_label(op).to_string(),
+                        })
+                        .clone()
+                });
+                counters[op_index(event.op)].inc();
+                self.tables
+                    .insert(event.table.clone(), (topic.clone(), counters));
                 topic
             }
         };

@@ -190,9 +190,9 @@ struct Prepared {
     /// Messages that go to the dead-letter topic, and why.
     dead: Vec<(usize, String)>,
     offsets: Vec<LogOffset>,
-    /// Per change: its table (index into `tables`) and operation, for the
-    /// metrics.
-    ops: Vec<(usize, Op)>,
+    /// Per change: its table (index into `tables`), operation and source
+    /// time (Unix ms), for the metrics.
+    ops: Vec<(usize, Op, i64)>,
     /// Tables of the batch, with the row version and source time (ms) of
     /// their last change.
     tables: Vec<(String, i64, i64)>,
@@ -607,24 +607,22 @@ impl<S: Sink + 'static> SinkWorker<S> {
             .observe(took.as_secs_f64());
         let rejected: HashSet<usize> = applied.rejected.iter().map(|r| r.index).collect();
         let mut counts: HashMap<(usize, Op), u64> = HashMap::new();
-        for (i, op) in batch.ops.iter().enumerate() {
+        let latency = m.end_to_end_seconds.get_or_create(&labels);
+        let now = rowlog_connectors::emit::now_ms();
+        for (i, (table, op, time_ms)) in batch.ops.iter().enumerate() {
             if !rejected.contains(&i) {
-                *counts.entry(*op).or_default() += 1;
+                *counts.entry((*table, *op)).or_default() += 1;
+                #[allow(clippy::cast_precision_loss)] // milliseconds
+                latency.observe((now - time_ms).max(0) as f64 / 1000.0);
             }
         }
+        drop(latency);
         for ((table, op), n) in counts {
-            let op = match op {
-                Op::Insert => "insert",
-                Op::Update => "update",
-                Op::Delete => "delete",
-                Op::Truncate => "truncate",
-                Op::Read => "read",
-            };
             m.rows_applied
                 .get_or_create(&RowLabels {
                     sink: sink.clone(),
                     table: batch.tables[table].0.clone(),
-                    op: op.to_string(),
+                    op: crate::metrics::op_label(op).to_string(),
                 })
                 .inc_by(n);
         }
@@ -752,7 +750,7 @@ impl<S: Sink + 'static> SinkWorker<S> {
         let mut changes: Vec<Change> = Vec::with_capacity(msgs.len());
         let mut origin: Vec<usize> = Vec::with_capacity(msgs.len());
         let mut dead: Vec<(usize, String)> = Vec::new();
-        let mut ops: Vec<(usize, Op)> = Vec::with_capacity(msgs.len());
+        let mut ops: Vec<(usize, Op, i64)> = Vec::with_capacity(msgs.len());
         let mut tables: Vec<(String, i64, i64)> = Vec::new();
         for (i, m) in msgs.iter().enumerate() {
             let Some(value) = &m.value else {
@@ -785,7 +783,7 @@ impl<S: Sink + 'static> SinkWorker<S> {
                     let slot = &mut tables[t];
                     slot.1 = slot.1.max(version);
                     slot.2 = slot.2.max(time_ms);
-                    ops.push((t, event.op));
+                    ops.push((t, event.op, time_ms));
                     changes.push(Change { event, schema });
                     origin.push(i);
                 }
