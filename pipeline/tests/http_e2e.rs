@@ -115,6 +115,29 @@ async fn health_readiness_metrics_and_status() -> anyhow::Result<()> {
         names,
         vec![("app", "source", "running"), ("replica", "sink", "running")]
     );
+    // `rowlog status` prints the same as a table.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rowlog"))
+        .args(["status", "--url", &format!("http://127.0.0.1:{port}")])
+        .output()?;
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Vec<&str>> = printed
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            vec!["NAME", "KIND", "STATE", "LAST", "ERROR"],
+            vec!["app", "source", "running", "-"],
+            vec!["replica", "sink", "running", "-"],
+        ],
+        "{printed}"
+    );
 
     // Ten snapshot rows, then five inserts and three updates streamed.
     src.batch_execute(

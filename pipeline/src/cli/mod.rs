@@ -6,6 +6,7 @@
 pub mod check;
 pub mod run;
 pub mod source;
+pub mod status;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Operations on a source database (e.g. `drop-slot`).
     Source(source::SourceArgs),
+    /// Print a running `rowlog run`'s components and their states.
+    Status(status::StatusArgs),
 }
 
 /// Run the parsed command.
@@ -36,5 +39,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(&args, &rowlog_config::ProcessEnv),
         Command::Run(args) => run::run(&args),
         Command::Source(args) => source::run(&args),
+        Command::Status(args) => status::run(&args),
     }
 }

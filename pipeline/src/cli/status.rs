@@ -1,0 +1,133 @@
+//! `rowlog status [--url URL]`: a running `rowlog run`'s `/status` as a
+//! table (one line per source and sink: name, kind, state, last error).
+//!
+//! Invariant: read-only; exit 0 when the endpoint answered, 1 when it could
+//! not be reached or did not answer with the expected JSON (the message
+//! says which and how to point `--url` elsewhere).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+/// Arguments of `rowlog status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Where `rowlog run` listens (its `http.listen`).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+}
+
+/// Runs the command; returns the exit code.
+pub fn run(args: &StatusArgs) -> ExitCode {
+    match fetch(&args.url).and_then(|body| table(&body)) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rowlog status: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `GET /status` on `url` (`http://host:port`), the body.
+fn fetch(url: &str) -> Result<String, String> {
+    let hostport = url
+        .strip_prefix("http://")
+        .map(|r| r.trim_end_matches('/'))
+        .filter(|r| !r.is_empty() && !r.contains('/'))
+        .ok_or_else(|| format!("--url {url}: expected http://HOST:PORT"))?;
+    let unreachable = |e: std::io::Error| {
+        format!("{url}: {e}; is `rowlog run` running there? (see its http.listen, or pass --url)")
+    };
+    let mut stream = TcpStream::connect(hostport).map_err(unreachable)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(unreachable)?;
+    write!(
+        stream,
+        "GET /status HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(unreachable)?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(unreachable)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("{url}/status: not an HTTP response"))?;
+    if !head.starts_with("HTTP/1.1 200") {
+        let line = head.lines().next().unwrap_or_default();
+        return Err(format!("{url}/status answered `{line}`"));
+    }
+    Ok(body.to_string())
+}
+
+/// The components as aligned columns.
+fn table(body: &str) -> Result<String, String> {
+    let doc: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| format!("/status is not the expected JSON: {e}"))?;
+    let components = doc["components"]
+        .as_array()
+        .ok_or("/status has no `components` list")?;
+    let rows: Vec<[String; 4]> = components
+        .iter()
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or("-").to_string();
+            [s("name"), s("kind"), s("state"), s("error")]
+        })
+        .collect();
+    let header = ["NAME", "KIND", "STATE", "LAST ERROR"].map(String::from);
+    let widths: Vec<usize> = (0..3)
+        .map(|i| {
+            rows.iter()
+                .chain(std::iter::once(&header))
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in std::iter::once(&header).chain(&rows) {
+        let line = format!(
+            "{:w0$}  {:w1$}  {:w2$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_print_as_aligned_columns() {
+        let body = r#"{"components":[
+            {"name":"app","kind":"source","state":"running"},
+            {"name":"replica","kind":"sink","state":"retrying","error":"connection refused"}]}"#;
+        assert_eq!(
+            table(body).unwrap_or_default(),
+            "NAME     KIND    STATE     LAST ERROR\n\
+             app      source  running   -\n\
+             replica  sink    retrying  connection refused\n"
+        );
+        assert!(table("[]").is_err());
+        assert!(fetch("ftp://x").is_err());
+        assert!(
+            fetch("http://127.0.0.1:1")
+                .unwrap_err()
+                .contains("is `rowlog run` running")
+        );
+    }
+}
