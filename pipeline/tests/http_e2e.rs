@@ -214,8 +214,21 @@ async fn health_readiness_metrics_and_status() -> anyhow::Result<()> {
             .is_empty(),
         "{reason}"
     );
+    // The record the sink cannot apply shows as consumer lag (high
+    // watermarks from librdkafka's statistics, every 5 s)...
+    let lag =
+        r#"rowlog_sink_consumer_lag{sink="replica",topic="rowlog.app.public.t",partition="0"}"#;
+    until(&mut rowlog, port, "/metrics", |_, b| {
+        metric(b, lag).is_some_and(|l| l >= 1.0)
+    })
+    .await;
     dst_pg.start_again().await?;
     until(&mut rowlog, port, "/readyz", |s, _| s == 200).await;
+    // ... and is gone once it is applied.
+    until(&mut rowlog, port, "/metrics", |_, b| {
+        metric(b, lag) == Some(0.0)
+    })
+    .await;
     until(&mut rowlog, port, "/metrics", |_, b| {
         metric(b, &format!(r#"{applied}"update"}}"#)) == Some(4.0)
     })
