@@ -10,6 +10,7 @@
 //! bounded by the tables captured.
 
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -67,11 +68,26 @@ pub struct SourceRowLabels {
     pub op: String,
 }
 
+/// Labels of a per-source metric.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabels {
+    /// Source name.
+    pub source: String,
+}
+
 /// What sources report.
 #[derive(Debug)]
 pub struct SourceMetrics {
     /// Change events handed to the row log, per table and operation.
     pub events: Family<SourceRowLabels, Counter>,
+    /// Source database log the source has not confirmed yet, bytes
+    /// (PostgreSQL: WAL its slot retains, sampled every 10 s).
+    pub lag_bytes: Family<SourceLabels, Gauge>,
+    /// Seconds since the commit of the newest transaction read (it also
+    /// grows while the source database is idle: read it with `lag_bytes`).
+    pub lag_seconds: Family<SourceLabels, Gauge<f64, AtomicU64>>,
+    /// The position confirmed to the source database (PostgreSQL: LSN).
+    pub confirmed_position: Family<SourceLabels, Gauge>,
 }
 
 /// The label value of an operation.
@@ -155,6 +171,9 @@ impl Metrics {
         };
         let source = SourceMetrics {
             events: Family::default(),
+            lag_bytes: Family::default(),
+            lag_seconds: Family::default(),
+            confirmed_position: Family::default(),
         };
         let r = &mut registry;
         r.register(
@@ -211,6 +230,21 @@ impl Metrics {
             "source_events",
             "Change events handed to the row log, per table and operation",
             source.events.clone(),
+        );
+        r.register(
+            "source_lag_bytes",
+            "Source database log not confirmed yet, bytes",
+            source.lag_bytes.clone(),
+        );
+        r.register(
+            "source_lag_seconds",
+            "Seconds since the commit of the newest transaction read",
+            source.lag_seconds.clone(),
+        );
+        r.register(
+            "source_confirmed_position",
+            "Position confirmed to the source database (PostgreSQL: LSN)",
+            source.confirmed_position.clone(),
         );
         Metrics {
             registry,

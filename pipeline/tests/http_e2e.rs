@@ -188,6 +188,19 @@ async fn health_readiness_metrics_and_status() -> anyhow::Result<()> {
         Some(3.0),
         "{text}"
     );
+    // The source's progress: confirmed LSN, retained WAL, time lag.
+    let text = until(&mut rowlog, port, "/metrics", |_, b| {
+        metric(b, r#"rowlog_source_confirmed_position{source="app"}"#).is_some_and(|p| p > 0.0)
+    })
+    .await;
+    assert!(
+        metric(&text, r#"rowlog_source_lag_bytes{source="app"}"#).is_some_and(|b| b >= 0.0),
+        "{text}"
+    );
+    assert!(
+        metric(&text, r#"rowlog_source_lag_seconds{source="app"}"#).is_some_and(|s| s >= 0.0),
+        "{text}"
+    );
     // Every applied change is in the end-to-end latency histogram.
     assert_eq!(
         metric(
