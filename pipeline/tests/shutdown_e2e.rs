@@ -50,12 +50,12 @@ async fn the_shutdown_timeout_bounds_a_stop_that_cannot_flush() -> anyhow::Resul
     rowlog.term();
     // Still flushing after one second: the broker cannot acknowledge.
     assert!(
-        rowlog.exited_within(Duration::from_secs(1)).is_none(),
+        rowlog.wait_exit(Duration::from_secs(1)).is_none(),
         "{}",
         rowlog.log_text()
     );
     let status = rowlog
-        .exited_within(Duration::from_secs(10))
+        .wait_exit(Duration::from_secs(10))
         .unwrap_or_else(|| panic!("not stopped by the timeout:\n{}", rowlog.log_text()));
     let took = t0.elapsed();
     assert_eq!(status.code(), Some(1), "{}", rowlog.log_text());
@@ -81,14 +81,14 @@ async fn a_second_signal_exits_at_once() -> anyhow::Result<()> {
     let _dump = LogOnPanic(rowlog.log.clone());
     rowlog.term();
     assert!(
-        rowlog.exited_within(Duration::from_secs(1)).is_none(),
+        rowlog.wait_exit(Duration::from_secs(1)).is_none(),
         "{}",
         rowlog.log_text()
     );
     let t0 = Instant::now();
     rowlog.term();
     let status = rowlog
-        .exited_within(Duration::from_secs(3))
+        .wait_exit(Duration::from_secs(3))
         .unwrap_or_else(|| panic!("a second signal did not stop it:\n{}", rowlog.log_text()));
     assert!(t0.elapsed() < Duration::from_secs(3));
     assert_eq!(status.code(), Some(1), "{}", rowlog.log_text());

@@ -128,24 +128,16 @@ impl Rowlog {
 
     /// SIGTERM, then the exit status (panics after `wait`).
     pub fn stop(mut self, wait: Duration) -> std::process::ExitStatus {
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + wait;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
+        self.term();
+        match self.wait_exit(wait) {
+            Some(status) => status,
+            None => {
                 let _ = self.child.kill();
                 panic!(
                     "rowlog did not stop within {wait:?}; log:\n{}",
                     self.log_text()
                 );
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -156,20 +148,6 @@ impl Rowlog {
             .arg(self.child.id().to_string())
             .status()
             .unwrap();
-    }
-
-    /// The exit status if the process ends within `wait`.
-    pub fn exited_within(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + wait;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
     }
 
     /// SIGKILL: a crash.
