@@ -112,3 +112,53 @@ async fn a_second_signal_exits_at_once() -> anyhow::Result<()> {
     kafka.resume()?;
     Ok(())
 }
+
+/// A sink that fails for good (its database does not exist): without
+/// `--exit-on-failure` the source keeps running; with it the source is
+/// stopped too and the process exits 1.
+#[tokio::test]
+async fn exit_on_failure_stops_the_process_when_a_component_fails() -> anyhow::Result<()> {
+    let pg = PostgresServer::start().await?;
+    let kafka = KafkaServer::start().await?;
+    pg.create_database("app").await?;
+    let c = pg.connect("app").await?;
+    c.batch_execute("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);")
+        .await?;
+    let dir = tempfile::tempdir()?;
+    let cfg = dir.path().join("rowlog.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "sources:\n  - name: app\n    postgres:\n      url: {}\n      tables: {{ include: [\"public.*\"] }}\nlog:\n  kafka:\n    brokers: [\"{}\"]\n  topic_prefix: rowlog\nsinks:\n  - name: replica\n    source: app\n    postgres:\n      url: {}\n",
+            pg.url("app"),
+            kafka.bootstrap_servers(),
+            pg.url("no_such_database")
+        ),
+    )?;
+    let why = "create the database or fix the url";
+
+    let mut keep = Rowlog::start_only(&cfg, None);
+    assert!(keep.wait_log(why, WAIT).await, "{}", keep.log_text());
+    assert!(
+        keep.wait_exit(Duration::from_secs(3)).is_none(),
+        "the source keeps running: {}",
+        keep.log_text()
+    );
+    assert!(
+        keep.stop(Duration::from_secs(30)).code() == Some(1),
+        "the failure is the exit code"
+    );
+
+    let mut strict = Rowlog::start_with(&cfg, None, &["--exit-on-failure"]);
+    let _dump = LogOnPanic(strict.log.clone());
+    let status = strict
+        .wait_exit(WAIT)
+        .unwrap_or_else(|| panic!("still running:\n{}", strict.log_text()));
+    assert_eq!(status.code(), Some(1), "{}", strict.log_text());
+    let log = strict.log_text();
+    assert!(
+        log.contains(why) && log.contains("--exit-on-failure"),
+        "{log}"
+    );
+    Ok(())
+}

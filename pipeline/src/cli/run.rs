@@ -46,6 +46,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_timeout: std::time::Duration,
 
+    /// When a component stops on a permanent error, stop the others too
+    /// (gracefully) and exit 1, so that a supervisor (systemd, Kubernetes)
+    /// restarts the process. Without it the others keep running and
+    /// /readyz reports the failed component.
+    #[arg(long)]
+    pub exit_on_failure: bool,
+
     /// Log lines as human text or one JSON object per line.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -92,6 +99,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
         config,
         args.only.as_deref(),
         args.shutdown_timeout,
+        args.exit_on_failure,
     )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -119,10 +127,14 @@ async fn run_sources(
     config: Config,
     only: Option<&str>,
     shutdown_timeout: std::time::Duration,
+    exit_on_failure: bool,
 ) -> Result<(), String> {
     let (selected, sinks) = select(&config, only)?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let signalled = stop_tx.clone();
     tokio::spawn(async move {
+        let stop_tx = signalled;
         wait_for_signal().await;
         tracing::info!(timeout = ?shutdown_timeout, "stopping: flushing the log and confirming positions");
         let _ = stop_tx.send(true);
@@ -244,12 +256,21 @@ async fn run_sources(
             }
         }
     }
+    // Components end in any order; with --exit-on-failure the first
+    // permanent error stops the others (they flush and commit as on SIGTERM).
+    let mut tasks: futures_util::stream::FuturesUnordered<_> = tasks.into_iter().collect();
     let mut failed = Vec::new();
-    for t in tasks {
-        match t.await {
+    while let Some(t) = futures_util::StreamExt::next(&mut tasks).await {
+        match t {
             Ok((name, Ok(()))) => registry.set(&name, State::Stopped),
             Ok((name, Err(e))) => {
                 registry.set(&name, State::Failed { error: e.clone() });
+                if exit_on_failure && !*stop_tx.borrow() {
+                    tracing::error!(component = %name, "{e}; stopping the other components (--exit-on-failure)");
+                    let _ = stop_tx.send(true);
+                } else {
+                    tracing::error!(component = %name, "{e}; the other components keep running (/readyz reports this one as failed)");
+                }
                 failed.push(e);
             }
             Err(e) => failed.push(format!("a task failed: {e}")),
