@@ -90,6 +90,16 @@ async fn until_equal(
     }
 }
 
+/// The source table of these tests: kv with 100 rows of zeros.
+async fn create_kv(c: &tokio_postgres::Client) {
+    c.batch_execute(
+        "CREATE TABLE kv (id int PRIMARY KEY, v bigint NOT NULL, n int NOT NULL);
+         INSERT INTO kv SELECT g, 0, 0 FROM generate_series(1, 100) g;",
+    )
+    .await
+    .unwrap();
+}
+
 async fn updates(c: &tokio_postgres::Client, from: i64, count: i64) {
     for i in from..from + count {
         let k = i % 100 + 1;
@@ -113,11 +123,7 @@ async fn follower_restart_broker_freeze_corrupt_record_and_new_column() -> anyho
     src_pg.create_database("app").await?;
     let dst_url = dst_pg.create_database("replica").await?;
     let src = src_pg.connect("app").await?;
-    src.batch_execute(
-        "CREATE TABLE kv (id int PRIMARY KEY, v bigint NOT NULL, n int NOT NULL);
-         INSERT INTO kv SELECT g, 0, 0 FROM generate_series(1, 100) g;",
-    )
-    .await?;
+    create_kv(&src).await;
     let dir = tempfile::tempdir()?;
     let cfg = config(dir.path(), &src_pg.url("app"), &kafka, &dst_url);
     let mut rowlog = Rowlog::start_only(&cfg, None);
@@ -191,11 +197,7 @@ async fn two_processes_share_a_sink_and_one_is_killed() -> anyhow::Result<()> {
     pg.create_database("app").await?;
     let dst_url = pg.create_database("replica").await?;
     let src = pg.connect("app").await?;
-    src.batch_execute(
-        "CREATE TABLE kv (id int PRIMARY KEY, v bigint NOT NULL, n int NOT NULL);
-         INSERT INTO kv SELECT g, 0, 0 FROM generate_series(1, 100) g;",
-    )
-    .await?;
+    create_kv(&src).await;
     let dir = tempfile::tempdir()?;
     let cfg = config(dir.path(), &pg.url("app"), &kafka, &dst_url);
     let mut source = Rowlog::start_only(&cfg, Some("app"));
@@ -266,11 +268,7 @@ async fn follower_down_at_start_is_retried() -> anyhow::Result<()> {
     let dst_url = dst_pg.create_database("replica").await?;
     dst_pg.stop_server(Shutdown::Fast)?;
     let src = src_pg.connect("app").await?;
-    src.batch_execute(
-        "CREATE TABLE kv (id int PRIMARY KEY, v bigint NOT NULL, n int NOT NULL);
-         INSERT INTO kv SELECT g, 0, 0 FROM generate_series(1, 100) g;",
-    )
-    .await?;
+    create_kv(&src).await;
     let dir = tempfile::tempdir()?;
     let cfg = config(dir.path(), &src_pg.url("app"), &kafka, &dst_url);
     let mut rowlog = Rowlog::start_only(&cfg, None);
@@ -368,11 +366,7 @@ async fn broker_killed_and_restarted_mid_stream() -> anyhow::Result<()> {
     src_pg.create_database("app").await?;
     let dst_url = dst_pg.create_database("replica").await?;
     let src = src_pg.connect("app").await?;
-    src.batch_execute(
-        "CREATE TABLE kv (id int PRIMARY KEY, v bigint NOT NULL, n int NOT NULL);
-         INSERT INTO kv SELECT g, 0, 0 FROM generate_series(1, 100) g;",
-    )
-    .await?;
+    create_kv(&src).await;
     let dir = tempfile::tempdir()?;
     let cfg = config(dir.path(), &src_pg.url("app"), &kafka, &dst_url);
     let mut rowlog = Rowlog::start_only(&cfg, None);

@@ -195,7 +195,7 @@ struct Prepared {
     ops: Vec<(usize, Op, i64)>,
     /// Tables of the batch, with the row version and source time (ms) of
     /// their last change.
-    tables: Vec<(String, i64, i64)>,
+    tables: Vec<(TableId, i64, i64)>,
 }
 
 /// The batch being applied while the next one is read and decoded.
@@ -419,7 +419,7 @@ impl<S: Sink + 'static> SinkWorker<S> {
         loop {
             if *shutdown.borrow() {
                 if let Some(f) = inflight.take() {
-                    self.land(f, &io).await?;
+                    self.land(f, &io, &mut expected, &mut shutdown).await?;
                 }
                 tracing::info!(sink = %self.cfg.name, "stopped");
                 return Ok(());
@@ -502,14 +502,11 @@ impl<S: Sink + 'static> SinkWorker<S> {
                 tracing::debug!(sink = %self.cfg.name, records = p.msgs.len(), read_ms = first_at.map_or(0, |t| t.elapsed().as_millis()), decode_ms = decoding.elapsed().as_millis(), "batch read");
             }
             if let Some(f) = inflight.take() {
-                match self.land(f, &io).await? {
+                match self.land(f, &io, &mut expected, &mut shutdown).await? {
                     BatchEnd::Applied => {}
-                    BatchEnd::Shutdown => continue, // the loop's head stops
-                    BatchEnd::Fenced => {
-                        // `prepared` was read behind the fenced batch.
-                        self.reposition(&io, &mut expected, &mut shutdown).await?;
-                        continue;
-                    }
+                    // Shutdown: the loop's head stops. Fenced: `prepared` was
+                    // read behind the fenced batch.
+                    BatchEnd::Shutdown | BatchEnd::Fenced => continue,
                 }
             }
             let Some(prepared) = prepared else {
@@ -553,8 +550,16 @@ impl<S: Sink + 'static> SinkWorker<S> {
     }
 
     /// Waits for the batch in flight, takes the sink back, dead-letters
-    /// what was rejected and records progress in the consumer group.
-    async fn land(&mut self, f: InFlight<S>, io: &Io<'_>) -> Result<BatchEnd, String> {
+    /// what was rejected and records progress in the consumer group. When
+    /// the batch was fenced, every held partition is positioned anew at the
+    /// target's stored offsets (the caller drops what it read behind it).
+    async fn land(
+        &mut self,
+        f: InFlight<S>,
+        io: &Io<'_>,
+        expected: &mut HashMap<(String, i32), i64>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<BatchEnd, String> {
         let place = self.place();
         let (sink, outcome, took) = f
             .task
@@ -572,6 +577,9 @@ impl<S: Sink + 'static> SinkWorker<S> {
             Outcome::Fenced(why) => {
                 metrics.batches_fenced.get_or_create(&labels).inc();
                 tracing::warn!(sink = %self.cfg.name, "{why}; reading on from the stored offsets");
+                let held: Vec<(String, i32)> = expected.keys().cloned().collect();
+                self.position_assigned(io.consumer, held, expected, shutdown)
+                    .await?;
                 return Ok(BatchEnd::Fenced);
             }
         };
@@ -621,7 +629,7 @@ impl<S: Sink + 'static> SinkWorker<S> {
             m.rows_applied
                 .get_or_create(&RowLabels {
                     sink: sink.clone(),
-                    table: batch.tables[table].0.clone(),
+                    table: batch.tables[table].0.to_string(),
                     op: crate::metrics::op_label(op).to_string(),
                 })
                 .inc_by(n);
@@ -629,7 +637,7 @@ impl<S: Sink + 'static> SinkWorker<S> {
         for (table, version, time_ms) in &batch.tables {
             let l = TableLabels {
                 sink: sink.clone(),
-                table: table.clone(),
+                table: table.to_string(),
             };
             m.applied_source_position.get_or_create(&l).set(*version);
             m.applied_source_time_ms.get_or_create(&l).set(*time_ms);
@@ -671,9 +679,8 @@ impl<S: Sink + 'static> SinkWorker<S> {
         for (assigned, parts) in changes {
             if assigned {
                 if let Some(f) = inflight.take()
-                    && self.land(f, io).await? == BatchEnd::Fenced
+                    && self.land(f, io, expected, shutdown).await? == BatchEnd::Fenced
                 {
-                    self.reposition(io, expected, shutdown).await?;
                     kept = false;
                 }
                 self.position_assigned(io.consumer, parts, expected, shutdown)
@@ -687,19 +694,6 @@ impl<S: Sink + 'static> SinkWorker<S> {
             }
         }
         Ok(kept)
-    }
-
-    /// Positions every held partition at the target's stored offsets (after
-    /// a fenced batch).
-    async fn reposition(
-        &mut self,
-        io: &Io<'_>,
-        expected: &mut HashMap<(String, i32), i64>,
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<(), String> {
-        let held: Vec<(String, i32)> = expected.keys().cloned().collect();
-        self.position_assigned(io.consumer, held, expected, shutdown)
-            .await
     }
 
     /// Positions newly assigned partitions at the target's offsets.
@@ -751,7 +745,7 @@ impl<S: Sink + 'static> SinkWorker<S> {
         let mut origin: Vec<usize> = Vec::with_capacity(msgs.len());
         let mut dead: Vec<(usize, String)> = Vec::new();
         let mut ops: Vec<(usize, Op, i64)> = Vec::with_capacity(msgs.len());
-        let mut tables: Vec<(String, i64, i64)> = Vec::new();
+        let mut tables: Vec<(TableId, i64, i64)> = Vec::new();
         for (i, m) in msgs.iter().enumerate() {
             let Some(value) = &m.value else {
                 continue; // tombstone
@@ -767,11 +761,10 @@ impl<S: Sink + 'static> SinkWorker<S> {
                     {
                         tracing::warn!(sink = %self.cfg.name, topic = %m.topic, "a truncate on a topic with several partitions is ordered only against its own partition's changes; use log.partitions: 1 for tables that get truncated");
                     }
-                    let name = event.table.to_string();
-                    let t = match tables.iter().position(|(n, _, _)| *n == name) {
+                    let t = match tables.iter().position(|(n, _, _)| *n == event.table) {
                         Some(t) => t,
                         None => {
-                            tables.push((name, 0, 0));
+                            tables.push((event.table.clone(), 0, 0));
                             tables.len() - 1
                         }
                     };
