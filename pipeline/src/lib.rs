@@ -6,3 +6,4 @@ pub mod log;
 pub mod metrics;
 pub mod runtime;
 pub mod status;
+pub mod wait;

@@ -4,9 +4,11 @@
 //! and report failure only through the returned exit code (never by panicking).
 
 pub mod check;
+pub mod client;
 pub mod run;
 pub mod source;
 pub mod status;
+pub mod wait;
 
 use std::process::ExitCode;
 
@@ -25,12 +27,15 @@ pub enum Command {
     /// Validate config files offline (syntax, types, references, env variables).
     Check(check::CheckArgs),
     /// Run the configured sources and sinks (or `--only` some), serving
-    /// /healthz, /readyz, /metrics and /status on `http.listen`.
+    /// /healthz, /readyz, /metrics, /status and /wait on `http.listen`.
     Run(run::RunArgs),
     /// Operations on a source database (e.g. `drop-slot`).
     Source(source::SourceArgs),
     /// Print a running `rowlog run`'s components and their states.
     Status(status::StatusArgs),
+    /// Wait until a sink of a running `rowlog run` has applied every change
+    /// up to a source position (read-your-writes in scripts).
+    Wait(wait::WaitArgs),
 }
 
 /// Run the parsed command.
@@ -40,5 +45,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Source(args) => source::run(&args),
         Command::Status(args) => status::run(&args),
+        Command::Wait(args) => wait::run(&args),
     }
 }

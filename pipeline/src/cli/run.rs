@@ -29,6 +29,7 @@ use rowlog::log::kafka::{AppenderOptions, KafkaAppender};
 use rowlog::runtime::emitter::LogEmitter;
 use rowlog::runtime::sink_worker::SinkWorker;
 use rowlog::status::{Registry, State};
+use rowlog::wait::{Flavor, SourceAt};
 
 /// Arguments of `rowlog run`.
 #[derive(Debug, Args)]
@@ -175,11 +176,13 @@ async fn run_sources(
     for sink in &sinks {
         registry.register(&sink.name, "sink");
     }
+    let waits = rowlog::wait::Waits::default();
     let listener = rowlog::http::bind(&config.http.listen).await?;
     let (http_stop, http_stop_rx) = watch::channel(false);
     let http = tokio::spawn(rowlog::http::serve(
         listener,
         registry.clone(),
+        waits.clone(),
         http_stop_rx,
     ));
     let mut tasks = Vec::new();
@@ -188,10 +191,12 @@ async fn run_sources(
         let mut stop = stop_rx.clone();
         match source.kind {
             SourceKind::Postgres(pg) => {
+                let checkpoints = track(&waits, &writer, &config.log, &name, Flavor::Postgres);
                 let mut emitter: LogEmitter<KafkaAppender, Lsn> =
                     LogEmitter::new(writer.clone(), &config.log, &name)
                         .map_err(|e| format!("source `{name}`: {e}"))?
-                        .with_status(registry.clone());
+                        .with_status(registry.clone())
+                        .with_progress(checkpoints, SourceAt::from_lsn);
                 let span = tracing::info_span!("source", component = %name);
                 tasks.push(tokio::spawn(
                     async move {
@@ -209,10 +214,12 @@ async fn run_sources(
                 ));
             }
             SourceKind::Mysql(my) => {
+                let checkpoints = track(&waits, &writer, &config.log, &name, Flavor::Mysql);
                 let mut emitter: LogEmitter<KafkaAppender, MysqlOffset> =
                     LogEmitter::new(writer.clone(), &config.log, &name)
                         .map_err(|e| format!("source `{name}`: {e}"))?
-                        .with_status(registry.clone());
+                        .with_status(registry.clone())
+                        .with_progress(checkpoints, SourceAt::from_mysql);
                 let span = tracing::info_span!("source", component = %name);
                 tasks.push(tokio::spawn(
                     async move {
@@ -232,10 +239,12 @@ async fn run_sources(
         let name = sink.name.clone();
         let stop = stop_rx.clone();
         let log = config.log.clone();
+        let applied = waits.add_sink(&name, &sink.source, &log.topic_prefix);
         match sink.kind.clone() {
             SinkKind::Postgres(sql) => {
                 let worker = SinkWorker::new(sink, log, PgSink::new(&name, &sql))
-                    .with_status(registry.clone());
+                    .with_status(registry.clone())
+                    .with_applied(applied);
                 let span = tracing::info_span!("sink", component = %name);
                 tasks.push(tokio::spawn(
                     async move { (name, worker.run(stop).await) }.instrument(span),
@@ -243,7 +252,8 @@ async fn run_sources(
             }
             SinkKind::Mysql(sql) => {
                 let worker = SinkWorker::new(sink, log, MysqlSink::new(&name, &sql))
-                    .with_status(registry.clone());
+                    .with_status(registry.clone())
+                    .with_applied(applied);
                 let span = tracing::info_span!("sink", component = %name);
                 tasks.push(tokio::spawn(
                     async move { (name, worker.run(stop).await) }.instrument(span),
@@ -287,6 +297,27 @@ async fn run_sources(
     } else {
         Err(failed.join("\n"))
     }
+}
+
+/// Registers source `name` for `/wait` and starts tracking its durable
+/// progress; returns where its emitter sends checkpoints.
+fn track(
+    waits: &rowlog::wait::Waits,
+    writer: &Arc<KafkaAppender>,
+    log: &rowlog_config::LogConfig,
+    name: &str,
+    flavor: Flavor,
+) -> rowlog::wait::CheckpointTx {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let progress = waits.add_source(name, flavor);
+    tokio::spawn(rowlog::wait::track_source(
+        writer.clone(),
+        log.topic_prefix.clone(),
+        name.to_string(),
+        rx,
+        progress,
+    ));
+    tx
 }
 
 /// Publishes a PostgreSQL source's progress as gauges, once a second

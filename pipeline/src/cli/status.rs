@@ -5,8 +5,6 @@
 //! not be reached or did not answer with the expected JSON (the message
 //! says which and how to point `--url` elsewhere).
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -36,33 +34,11 @@ pub fn run(args: &StatusArgs) -> ExitCode {
 
 /// `GET /status` on `url` (`http://host:port`), the body.
 fn fetch(url: &str) -> Result<String, String> {
-    let hostport = url
-        .strip_prefix("http://")
-        .map(|r| r.trim_end_matches('/'))
-        .filter(|r| !r.is_empty() && !r.contains('/'))
-        .ok_or_else(|| format!("--url {url}: expected http://HOST:PORT"))?;
-    let unreachable = |e: std::io::Error| {
-        format!("{url}: {e}; is `rowlog run` running there? (see its http.listen, or pass --url)")
-    };
-    let mut stream = TcpStream::connect(hostport).map_err(unreachable)?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(unreachable)?;
-    write!(
-        stream,
-        "GET /status HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(unreachable)?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).map_err(unreachable)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("{url}/status: not an HTTP response"))?;
-    if !head.starts_with("HTTP/1.1 200") {
-        let line = head.lines().next().unwrap_or_default();
-        return Err(format!("{url}/status answered `{line}`"));
+    let (code, body) = super::client::get(url, "/status", Duration::from_secs(10))?;
+    if code != 200 {
+        return Err(format!("{url}/status answered {code}"));
     }
-    Ok(body.to_string())
+    Ok(body)
 }
 
 /// The components as aligned columns.

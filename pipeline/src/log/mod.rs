@@ -41,6 +41,9 @@ pub use self::error::{ErrorKind, LogError};
 pub use self::topic::{TopicName, TopicNameError, TopicRegistry};
 pub use self::watermark::{Durability, Seq};
 
+/// Per topic, per partition index, an end offset (see [`LogWriter::ends`]).
+pub type Ends = std::collections::HashMap<String, Vec<i64>>;
+
 /// A topic as created or found by [`LogWriter::ensure_topics`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnsuredTopic {
@@ -98,6 +101,11 @@ pub trait LogWriter: Send + Sync {
 
     /// Counters for metrics.
     fn counters(&self) -> CounterSnapshot;
+
+    /// Per topic, per partition, the offset after the last record of this
+    /// writer the broker acknowledged (0 where none was). A record whose seq
+    /// the watermark has passed is always counted in it.
+    fn ends(&self) -> Ends;
 
     /// Wait until the watermark reaches `seq`; the writer's error as soon as a
     /// record at or before `seq` fails (then `seq` will never become durable

@@ -53,7 +53,13 @@ pub struct LogEmitter<W: LogWriter, M> {
     /// Where to report that the source is running (on its first event or
     /// position), if anywhere.
     status: Option<crate::status::Registry>,
+    /// Where checkpoints go for read-your-writes waits ([`crate::wait`]),
+    /// and how a mark becomes a position there.
+    progress: Option<(crate::wait::CheckpointTx, ToSourceAt<M>)>,
 }
+
+/// Turns a source's mark into a [`crate::wait::SourceAt`].
+pub type ToSourceAt<M> = fn(&M) -> Option<crate::wait::SourceAt>;
 
 impl<W: LogWriter, M> std::fmt::Debug for LogEmitter<W, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -112,6 +118,7 @@ impl<W: LogWriter, M: Clone + Send + 'static> LogEmitter<W, M> {
             marks: VecDeque::new(),
             last_durable: None,
             status: None,
+            progress: None,
         })
     }
 
@@ -119,6 +126,17 @@ impl<W: LogWriter, M: Clone + Send + 'static> LogEmitter<W, M> {
     /// once it hands over its first event or position.
     pub fn with_status(mut self, registry: crate::status::Registry) -> LogEmitter<W, M> {
         self.status = Some(registry);
+        self
+    }
+
+    /// Hands every checkpoint, with the seq it waits for, to `tx`
+    /// ([`crate::wait::track_source`]).
+    pub fn with_progress(
+        mut self,
+        tx: crate::wait::CheckpointTx,
+        to_at: ToSourceAt<M>,
+    ) -> LogEmitter<W, M> {
+        self.progress = Some((tx, to_at));
         self
     }
 
@@ -235,6 +253,12 @@ impl<W: LogWriter + 'static, M: Clone + Send + Sync + 'static> Emitter<M> for Lo
         // A newer mark at the same seq replaces the older one.
         if self.marks.back().is_some_and(|(s, _)| *s == seq) {
             self.marks.pop_back();
+        }
+        if let Some((tx, to_at)) = &self.progress
+            && let Some(at) = to_at(&mark)
+        {
+            // The receiver ends only with the process.
+            let _ = tx.send((seq, at));
         }
         self.marks.push_back((seq, mark));
     }

@@ -216,6 +216,8 @@ pub struct SinkWorker<S: Sink> {
     /// Record decoder, with the schemas of the table versions seen.
     decoder: json::Decoder,
     reporter: Reporter,
+    /// Where the offsets the target holds are published for `/wait`.
+    applied: Option<watch::Sender<crate::wait::Applied>>,
 }
 
 impl<S: Sink> std::fmt::Debug for SinkWorker<S> {
@@ -309,6 +311,23 @@ impl<S: Sink + 'static> SinkWorker<S> {
             partitions: HashMap::new(),
             decoder: json::Decoder::new(),
             reporter: Reporter::default(),
+            applied: None,
+        }
+    }
+
+    /// Publishes on `tx`, per partition, the offset after the last record
+    /// the target holds: the stored offsets when a partition is assigned,
+    /// then each landed batch's (read-your-writes waits, [`crate::wait`]).
+    pub fn with_applied(mut self, tx: watch::Sender<crate::wait::Applied>) -> SinkWorker<S> {
+        self.applied = Some(tx);
+        self
+    }
+
+    fn publish_applied(&self, offsets: impl IntoIterator<Item = ((String, i32), i64)>) {
+        if let Some(tx) = &self.applied {
+            tx.send_modify(|held| {
+                held.extend(offsets);
+            });
         }
     }
 
@@ -591,6 +610,12 @@ impl<S: Sink + 'static> SinkWorker<S> {
         self.dead_letter(&batch, io).await?;
         tracing::debug!(sink = %self.cfg.name, records = batch.msgs.len(), apply_ms = took.as_millis(), "batch applied");
         self.count(&batch, &applied, took, io);
+        self.publish_applied(
+            batch
+                .offsets
+                .iter()
+                .map(|o| ((o.topic.clone(), o.partition), o.next)),
+        );
         let mut tpl = TopicPartitionList::new();
         for o in &batch.offsets {
             let _ = tpl.add_partition_offset(&o.topic, o.partition, Offset::Offset(o.next));
@@ -726,6 +751,7 @@ impl<S: Sink + 'static> SinkWorker<S> {
             }
             tracing::info!(sink = %self.cfg.name, topic = %topic, partition, from = ?next, "partition assigned");
             expected.insert((topic.clone(), partition), next.unwrap_or(0));
+            self.publish_applied([((topic.clone(), partition), next.unwrap_or(0))]);
             self.partitions
                 .entry(topic.clone())
                 .or_default()

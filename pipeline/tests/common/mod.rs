@@ -118,7 +118,10 @@ impl Rowlog {
         }
         cmd.args(extra);
         let child = cmd
-            .env("ROWLOG_LOG", "info")
+            .env(
+                "ROWLOG_LOG",
+                std::env::var("ROWLOG_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::null())
             .stderr(out)
             .spawn()

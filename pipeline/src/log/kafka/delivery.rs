@@ -28,6 +28,10 @@ use crate::log::watermark::{Durability, Seq, Tracker};
 pub(crate) struct State {
     pub(crate) tracker: Tracker,
     pub(crate) failure: Option<LogError>,
+    /// Per topic, per partition, the offset after the last acknowledged
+    /// record (0 for a partition with none): updated before the watermark
+    /// is published, so whoever sees a seq durable finds its record in it.
+    pub(crate) ends: crate::log::Ends,
 }
 
 /// Shared by the appender and the delivery callback.
@@ -94,8 +98,15 @@ impl Shared {
         });
     }
 
-    /// A delivery report: `error` is `None` when the record is durable.
-    pub(crate) fn settle(&self, seq: Seq, size: usize, error: Option<LogError>) {
+    /// A delivery report: `error` is `None` when the record is durable,
+    /// `at` its topic, partition and offset then.
+    pub(crate) fn settle(
+        &self,
+        seq: Seq,
+        size: usize,
+        error: Option<LogError>,
+        at: Option<(&str, i32, i64)>,
+    ) {
         {
             // Counters first: whoever wakes on the published watermark (a
             // flush) must find the record counted already.
@@ -103,6 +114,9 @@ impl Shared {
             let mut state = self.lock();
             match error {
                 None => {
+                    if let Some((topic, partition, offset)) = at {
+                        record_end(&mut state.ends, topic, partition, offset);
+                    }
                     if state.tracker.ack(seq) {
                         self.publish(&state);
                     }
@@ -147,14 +161,35 @@ impl ProducerContext for DeliveryContext {
     fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
         let seq = Seq::new(seq as u64);
         match result {
-            Ok(message) => self.0.settle(seq, size_of(message), None),
+            Ok(message) => self.0.settle(
+                seq,
+                size_of(message),
+                None,
+                Some((message.topic(), message.partition(), message.offset())),
+            ),
             Err((err, message)) => {
                 let size = size_of(message);
                 let error = classify::record_error(err, message.topic(), seq, size);
-                self.0.settle(seq, size, Some(error));
+                self.0.settle(seq, size, Some(error), None);
             }
         }
     }
+}
+
+/// Raises `topic`/`partition`'s end past `offset` (no allocation once the
+/// topic is known: this runs for every delivered record).
+fn record_end(ends: &mut crate::log::Ends, topic: &str, partition: i32, offset: i64) {
+    let Ok(p) = usize::try_from(partition) else {
+        return;
+    };
+    let parts = match ends.get_mut(topic) {
+        Some(parts) => parts,
+        None => ends.entry(topic.to_string()).or_default(),
+    };
+    if parts.len() <= p {
+        parts.resize(p + 1, 0);
+    }
+    parts[p] = parts[p].max(offset + 1);
 }
 
 fn size_of(message: &impl Message) -> usize {

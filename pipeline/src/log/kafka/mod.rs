@@ -244,6 +244,10 @@ impl LogWriter for KafkaAppender {
     fn counters(&self) -> CounterSnapshot {
         self.shared.counters.snapshot()
     }
+
+    fn ends(&self) -> crate::log::Ends {
+        self.shared.lock().ends.clone()
+    }
 }
 
 impl fmt::Debug for KafkaAppender {
