@@ -28,8 +28,13 @@ static SPAWNER: Mutex<Option<mpsc::Sender<SpawnJob>>> = Mutex::new(None);
 /// children are spawned by one thread that lives as long as the process
 /// (a test thread or a tokio blocking thread would kill its servers when it
 /// ends, even though the handle is still alive elsewhere).
+///
+/// The child gets its own process group, so a Ctrl-C in the terminal
+/// reaches only the parent, which stops its children in order (rowlog
+/// before the servers it talks to); the parent's death still kills them.
 pub fn spawn_tied_to_process(mut cmd: Command) -> anyhow::Result<Child> {
     crate::pdeathsig::kill_child_with_parent(&mut cmd);
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let program = cmd.get_program().to_string_lossy().into_owned();
     let (reply_tx, reply_rx) = mpsc::channel();
     {
