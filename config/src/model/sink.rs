@@ -78,7 +78,8 @@ pub struct Batch {
     /// Most rows per batch: 1..=1000000.
     #[serde(default = "default_max_rows")]
     pub max_rows: u32,
-    /// Longest wait to fill a batch: 1ms..=1h.
+    /// Longest a batch keeps filling while the previous one applies: 1ms..=1h.
+    /// With nothing applying, a batch goes as soon as nothing more is queued.
     #[serde(default = "default_max_wait")]
     pub max_wait: Duration,
 }

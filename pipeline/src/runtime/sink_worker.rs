@@ -37,6 +37,11 @@
 //!   commit and the dead-letter acknowledgement loses that dead-letter
 //!   record (the row is not in the target either); the log line names it.
 //!
+//! Batching: with no batch applying, a batch is handed over as soon as no
+//! further message is queued (a lone change is applied at once); while one
+//! applies, the next fills until it lands, `max_rows` or `max_wait`. Batch
+//! sizes thus follow the load without a fixed linger.
+//!
 //! Apply mode `per_key`: batches are formed per arrival across the
 //! worker's partitions and collapsed per key by the sink. A `transactional`
 //! mode would form batches along source transactions (from the transaction
@@ -467,6 +472,10 @@ impl<S: Sink + 'static> SinkWorker<S> {
                 // (a timer per message was a visible share of the CPU).
                 let msg = match consumer.recv().now_or_never() {
                     Some(m) => Ok(m),
+                    // Nothing more queued and nothing applying: hand the
+                    // batch over now (latency); while a batch applies the
+                    // next keeps filling (throughput).
+                    None if inflight.is_none() && !batch.is_empty() => break,
                     None => tokio::select! {
                         m = tokio::time::timeout(limit, consumer.recv()) => m,
                         _ = shutdown.changed() => break,
