@@ -621,6 +621,26 @@ fn check_sinks(
             Duration::from_millis(1),
             Duration::from_millis(3_600_000),
         );
+        for (key, lag) in [("warn_lag", s.warn_lag), ("critical_lag", s.critical_lag)] {
+            if let Some(d) = lag {
+                check_duration_range(
+                    cx,
+                    &sp.key(key),
+                    d,
+                    Duration::from_millis(1),
+                    Duration::from_millis(86_400_000),
+                );
+            }
+        }
+        if let (Some(w), Some(c)) = (s.warn_lag, s.critical_lag)
+            && w >= c
+        {
+            cx.value(
+                &sp.key("warn_lag"),
+                format!("warn_lag {w} is not below critical_lag {c}"),
+                hint("warn_lag is the earlier warning: make it smaller than critical_lag"),
+            );
+        }
         let set: Vec<&str> = [
             s.postgres.as_ref().map(|_| "postgres"),
             s.mysql.as_ref().map(|_| "mysql"),
@@ -714,6 +734,8 @@ fn check_sinks(
             tables: s.tables,
             batch: s.batch,
             on_error: s.on_error,
+            warn_lag: s.warn_lag,
+            critical_lag: s.critical_lag,
             kind,
         });
     }

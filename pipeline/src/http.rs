@@ -1,7 +1,8 @@
 //! The sidecar's HTTP endpoints (axum) on `http.listen`:
 //! - `/healthz`: 200 while the process runs;
-//! - `/readyz`: 200 when every component is running, else 503 with the
-//!   components that are not (JSON);
+//! - `/readyz`: 200 when every component is running and no sink's lag is
+//!   at or above its `critical_lag`, else 503 with the components that are
+//!   not (JSON);
 //! - `/metrics`: the process registry as OpenMetrics text;
 //! - `/status`: every component's state (JSON);
 //! - `/wait?sink=NAME&position=POS[&timeout_ms=N]`: 200 once the sink has
@@ -26,7 +27,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::status::{Registry, State};
+use crate::status::Registry;
 use crate::wait::{WaitError, Waits};
 
 /// Binds `listen` (`host:port`; port 0 picks a free one).
@@ -134,14 +135,14 @@ async fn healthz() -> &'static str {
 
 async fn readyz(AxumState(app): AxumState<AppState>) -> Response {
     let all = app.registry.snapshot();
-    let waiting: Vec<_> = all.iter().filter(|c| c.state != State::Running).collect();
+    let waiting: Vec<_> = all.iter().filter(|c| !c.ready()).collect();
     if !all.is_empty() && waiting.is_empty() {
         return (StatusCode::OK, "ready\n").into_response();
     }
     let body = serde_json::json!({
         "ready": false,
         "reason": if all.is_empty() { "no components".to_string() } else {
-            format!("{} of {} components not running", waiting.len(), all.len())
+            format!("{} of {} components not ready (not running, or a sink at or above its critical_lag)", waiting.len(), all.len())
         },
         "components": waiting,
     });

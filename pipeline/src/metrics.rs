@@ -130,6 +130,11 @@ pub struct SinkMetrics {
     /// Seconds from a change's source commit (snapshot rows: their read
     /// time) to its batch's commit in the target: end-to-end latency.
     pub end_to_end_seconds: Family<SinkLabels, Histogram>,
+    /// Age (since its source commit) of the oldest change the sink has read
+    /// but not applied; 0 when it holds none.
+    pub lag_seconds: Family<SinkLabels, Gauge<f64, AtomicU64>>,
+    /// Against `warn_lag` / `critical_lag`: 0 below both, 1 warn, 2 critical.
+    pub lag_level: Family<SinkLabels, Gauge>,
 }
 
 fn batch_records() -> Histogram {
@@ -168,6 +173,8 @@ impl Metrics {
             applied_source_position: Family::default(),
             applied_source_time_ms: Family::default(),
             end_to_end_seconds: Family::new_with_constructor(end_to_end_seconds),
+            lag_seconds: Family::default(),
+            lag_level: Family::default(),
         };
         let source = SourceMetrics {
             events: Family::default(),
@@ -225,6 +232,16 @@ impl Metrics {
             "sink_end_to_end_seconds",
             "Seconds from a change's source commit to its commit in the target",
             sink.end_to_end_seconds.clone(),
+        );
+        r.register(
+            "sink_lag_seconds",
+            "Age of the oldest change the sink has read but not applied",
+            sink.lag_seconds.clone(),
+        );
+        r.register(
+            "sink_lag_level",
+            "0 below warn_lag, 1 at or above warn_lag, 2 at or above critical_lag",
+            sink.lag_level.clone(),
         );
         r.register(
             "source_events",

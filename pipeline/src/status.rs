@@ -43,6 +43,38 @@ pub struct Component {
     /// What it is doing.
     #[serde(flatten)]
     pub state: State,
+    /// A sink's lag in milliseconds (see [`crate::runtime::lag`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_ms: Option<u64>,
+    /// Where that lag stands against the sink's thresholds.
+    #[serde(skip_serializing_if = "LagLevel::is_ok")]
+    pub lag_level: LagLevel,
+}
+
+/// A lag against `warn_lag` / `critical_lag`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LagLevel {
+    /// Below both (or none set).
+    #[default]
+    Ok,
+    /// At or above `warn_lag`.
+    Warn,
+    /// At or above `critical_lag`: not ready.
+    Critical,
+}
+
+impl LagLevel {
+    fn is_ok(&self) -> bool {
+        *self == LagLevel::Ok
+    }
+}
+
+impl Component {
+    /// Running, and not critically behind.
+    pub fn ready(&self) -> bool {
+        self.state == State::Running && self.lag_level != LagLevel::Critical
+    }
 }
 
 /// The components of this process.
@@ -66,6 +98,8 @@ impl Registry {
                     name: name.to_string(),
                     kind,
                     state: State::Starting,
+                    lag_ms: None,
+                    lag_level: LagLevel::Ok,
                 },
             );
         }
@@ -82,6 +116,16 @@ impl Registry {
         }
     }
 
+    /// Records a component's lag and its level.
+    pub fn set_lag(&self, name: &str, lag_ms: u64, level: LagLevel) {
+        if let Ok(mut m) = self.inner.lock()
+            && let Some(c) = m.get_mut(name)
+        {
+            c.lag_ms = Some(lag_ms);
+            c.lag_level = level;
+        }
+    }
+
     /// Every component, by name.
     pub fn snapshot(&self) -> Vec<Component> {
         self.inner
@@ -90,10 +134,11 @@ impl Registry {
             .unwrap_or_default()
     }
 
-    /// Whether every component is running (and there is at least one).
+    /// Whether every component is running with its lag below
+    /// `critical_lag` (and there is at least one).
     pub fn ready(&self) -> bool {
         let all = self.snapshot();
-        !all.is_empty() && all.iter().all(|c| c.state == State::Running)
+        !all.is_empty() && all.iter().all(Component::ready)
     }
 }
 

@@ -27,6 +27,10 @@ pub(crate) struct RawSink {
     #[serde(default)]
     pub on_error: OnError,
     #[serde(default)]
+    pub warn_lag: Option<Duration>,
+    #[serde(default)]
+    pub critical_lag: Option<Duration>,
+    #[serde(default)]
     pub postgres: Option<SqlSink>,
     #[serde(default)]
     pub mysql: Option<SqlSink>,
@@ -52,6 +56,14 @@ pub struct Sink {
     pub batch: Batch,
     /// What to do with a row the target rejects permanently.
     pub on_error: OnError,
+    /// Log a warning when the sink's lag (the age of the oldest change it
+    /// has read but not applied) reaches this, and again when it recovers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warn_lag: Option<Duration>,
+    /// Like `warn_lag`, and `/readyz` answers 503 while the lag is at or
+    /// above it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub critical_lag: Option<Duration>,
     /// The target.
     #[serde(flatten)]
     pub kind: SinkKind,

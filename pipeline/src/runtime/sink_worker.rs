@@ -208,6 +208,9 @@ struct InFlight<S> {
     batch: Prepared,
     /// Gives back the sink, the outcome and how long the apply took.
     task: tokio::task::JoinHandle<(S, Result<Outcome, String>, Duration)>,
+    /// Notified when the task is done, so the batch filling behind it is
+    /// handed over at once rather than at its next message or `max_wait`.
+    done: Arc<tokio::sync::Notify>,
 }
 
 /// Applies one source's tables to one sink.
@@ -223,6 +226,8 @@ pub struct SinkWorker<S: Sink> {
     reporter: Reporter,
     /// Where the offsets the target holds are published for `/wait`.
     applied: Option<watch::Sender<crate::wait::Applied>>,
+    /// The oldest change applying, for the lag ([`super::lag`]).
+    pending: super::lag::Pending,
 }
 
 impl<S: Sink> std::fmt::Debug for SinkWorker<S> {
@@ -317,6 +322,7 @@ impl<S: Sink + 'static> SinkWorker<S> {
             decoder: json::Decoder::new(),
             reporter: Reporter::default(),
             applied: None,
+            pending: super::lag::Pending::default(),
         }
     }
 
@@ -427,6 +433,17 @@ impl<S: Sink + 'static> SinkWorker<S> {
             .subscribe(&[&pattern])
             .map_err(|e| format!("{place}: subscribing to {pattern}: {e}"))?;
         tracing::info!(sink = %self.cfg.name, pattern = %pattern, "sink started");
+        let lag_watch = tokio::spawn(super::lag::watch(
+            self.cfg.name.clone(),
+            self.pending.clone(),
+            super::lag::Thresholds {
+                warn: self.cfg.warn_lag.map(|d| d.get()),
+                critical: self.cfg.critical_lag.map(|d| d.get()),
+            },
+            self.reporter.0.as_ref().map(|(r, _)| r.clone()),
+            shutdown.clone(),
+        ));
+        let _stop_lag_watch = AbortOnDrop(lag_watch);
 
         let io = Io {
             consumer: &consumer,
@@ -476,10 +493,22 @@ impl<S: Sink + 'static> SinkWorker<S> {
                     // batch over now (latency); while a batch applies the
                     // next keeps filling (throughput).
                     None if inflight.is_none() && !batch.is_empty() => break,
-                    None => tokio::select! {
-                        m = tokio::time::timeout(limit, consumer.recv()) => m,
-                        _ = shutdown.changed() => break,
-                    },
+                    None => {
+                        let landed = async {
+                            match &inflight {
+                                Some(f) => f.done.notified().await,
+                                None => std::future::pending().await,
+                            }
+                        };
+                        tokio::select! {
+                            m = tokio::time::timeout(limit, consumer.recv()) => m,
+                            _ = shutdown.changed() => break,
+                            // The apply task is ending: land it and hand
+                            // this batch over (each batch has its own
+                            // Notify, so this is never a stale wake-up).
+                            () = landed => break,
+                        }
+                    }
                 };
                 match msg {
                     Err(_) if first_at.is_some() => break,
@@ -557,11 +586,16 @@ impl<S: Sink + 'static> SinkWorker<S> {
             .take()
             .ok_or_else(|| format!("{place}: two batches in flight"))?;
         let mut batch = batch;
+        self.pending
+            .hold(batch.ops.iter().map(|(_, _, time_ms)| *time_ms).min());
         let changes = std::mem::take(&mut batch.changes);
         let offsets = batch.offsets.clone();
         let mut shutdown = shutdown.clone();
         let reporter = self.reporter.clone();
+        let done = Arc::new(tokio::sync::Notify::new());
+        let notify = done.clone();
         let task = tokio::spawn(async move {
+            let _wake = NotifyOnDrop(notify);
             let started = Instant::now();
             let outcome = apply_retry(
                 &mut sink,
@@ -574,7 +608,7 @@ impl<S: Sink + 'static> SinkWorker<S> {
             .await;
             (sink, outcome, started.elapsed())
         });
-        Ok(InFlight { batch, task })
+        Ok(InFlight { batch, task, done })
     }
 
     /// Waits for the batch in flight, takes the sink back, dead-letters
@@ -594,6 +628,7 @@ impl<S: Sink + 'static> SinkWorker<S> {
             .await
             .map_err(|e| format!("{place}: the apply task failed: {e}"))?;
         self.sink = Some(sink);
+        self.pending.clear();
         let mut batch = f.batch;
         let metrics = &crate::metrics::global().sink;
         let labels = SinkLabels {
@@ -902,6 +937,24 @@ impl<S: Sink + 'static> SinkWorker<S> {
                 .tables
                 .iter()
                 .any(|p| rowlog_connectors::pattern::matches(p, &table.to_string()))
+    }
+}
+
+/// Wakes the worker when an apply task ends, however it ends.
+struct NotifyOnDrop(Arc<tokio::sync::Notify>);
+
+impl Drop for NotifyOnDrop {
+    fn drop(&mut self) {
+        self.0.notify_one();
+    }
+}
+
+/// Aborts a helper task when the worker's run ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
