@@ -11,7 +11,7 @@ mod common;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{LogOnPanic, Rowlog};
+use common::{LogOnPanic, Rowlog, metric};
 use rowlog_tests::kafka::KafkaServer;
 use rowlog_tests::ports::free_port;
 use rowlog_tests::postgres::{PostgresServer, Shutdown};
@@ -56,14 +56,6 @@ async fn until(
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-/// The value of the metric line that starts with `prefix`.
-fn metric(text: &str, prefix: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
 }
 
 #[tokio::test]

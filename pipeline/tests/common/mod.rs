@@ -441,3 +441,49 @@ pub async fn until_offsets_at_ends(
 }
 
 const WAIT_ENDS: Duration = Duration::from_secs(180);
+
+/// The value of one sample in `/metrics` text, read with a Prometheus text
+/// parser (`prometheus-parse`; it panics when the text does not parse).
+/// `selector` is `name{label="value",...}` with every label of the sample;
+/// `NAME_count` of a histogram is its total count.
+pub fn metric(text: &str, selector: &str) -> Option<f64> {
+    let (name, labels) = match selector.split_once('{') {
+        Some((n, rest)) => (n, rest.trim_end_matches('}')),
+        None => (selector, ""),
+    };
+    let want: Vec<(String, String)> = labels
+        .split(',')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (k, v) = l.split_once('=').expect("label=value");
+            (k.to_string(), v.trim_matches('"').to_string())
+        })
+        .collect();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .unwrap_or_else(|e| panic!("/metrics does not parse: {e}\n{text}"));
+    let same_labels = |s: &prometheus_parse::Sample| {
+        s.labels.len() == want.len()
+            && want
+                .iter()
+                .all(|(k, v)| s.labels.get(k) == Some(v.as_str()))
+    };
+    use prometheus_parse::Value;
+    for s in &scrape.samples {
+        if !same_labels(s) {
+            continue;
+        }
+        match &s.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) if s.metric == name => {
+                return Some(*v);
+            }
+            Value::Histogram(buckets) if name.strip_suffix("_count") == Some(s.metric.as_str()) => {
+                return buckets
+                    .iter()
+                    .find(|b| b.less_than.is_infinite())
+                    .map(|b| b.count);
+            }
+            _ => {}
+        }
+    }
+    None
+}
