@@ -65,6 +65,10 @@ pub trait Emitter<M: Clone + Send + 'static>: Send {
     /// (a snapshot's end, or a keepalive position when nothing is pending).
     fn checkpoint(&mut self, mark: M);
 
+    /// The source hit transient `error` and retries with backoff (for
+    /// status reporting; the next event or position means it runs again).
+    fn retrying(&mut self, _error: &SourceError) {}
+
     /// The newest mark whose events, and all before them, are durable.
     fn durable(&mut self) -> Result<Option<M>, SourceError>;
 

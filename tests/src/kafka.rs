@@ -162,7 +162,18 @@ impl KafkaServer {
     /// Stop the broker (SIGKILL) and start it again on the same port with the
     /// same storage. With [`KafkaStorage::Memory`] all topics are gone after.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        self.start_again().await
+    }
+
+    /// Kill the broker (SIGKILL); [`KafkaServer::start_again`] brings it back.
+    pub fn kill(&mut self) {
         self.process.kill();
+    }
+
+    /// Start the broker again after [`KafkaServer::kill`], on the same port
+    /// with the same storage.
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
         let process = spawn_ready(
             &self.binary,
             self.dir.path(),

@@ -123,7 +123,19 @@ impl MariaDbServer {
     /// Crash the server (SIGKILL) and start it again on the same port with
     /// the same data and settings; returns once it answers queries.
     pub async fn crash_and_restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        self.start_again().await
+    }
+
+    /// Crash the server (SIGKILL); [`MariaDbServer::start_again`] brings it
+    /// back.
+    pub fn kill(&mut self) {
         self.process.kill();
+    }
+
+    /// Start the server again after [`MariaDbServer::kill`], on the same port
+    /// with the same data; returns once it answers queries.
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
         let mariadbd = crate::bins::mariadbd()?;
         let log = self.process.log_path().to_path_buf();
         self.process = spawn_server(

@@ -182,8 +182,14 @@ impl PgSource {
             backoff.attempt();
             match self.run_once(emitter, shutdown).await {
                 Err(e) if e.transient && !*shutdown.borrow() => {
+                    emitter.retrying(&e);
                     let delay = backoff.next_delay();
-                    tracing::warn!(source = %self.name, "transient error, retrying in {delay:?}: {e}");
+                    // Once per streak, not once per attempt.
+                    if backoff.first_in_streak() {
+                        tracing::warn!(source = %self.name, "transient error, retrying with backoff (further attempts are logged at debug level): {e}");
+                    } else {
+                        tracing::debug!(source = %self.name, "transient error, retrying in {delay:?}: {e}");
+                    }
                     if !backoff.wait(shutdown).await {
                         return Ok(RunEnd::Shutdown);
                     }

@@ -185,6 +185,28 @@ async fn run_sources(
         waits.clone(),
         http_stop_rx,
     ));
+    // A source whose broker is unreachable is retrying (librdkafka retries
+    // by itself; nothing fails until the message timeout).
+    let source_names: Vec<String> = selected.iter().map(|s| s.name.clone()).collect();
+    let brokers_task = {
+        let writer = writer.clone();
+        let registry = registry.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut was_down = vec![false; source_names.len()];
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                let down = rowlog::log::LogWriter::brokers_down(writer.as_ref());
+                for (name, was) in source_names.iter().zip(was_down.iter_mut()) {
+                    rowlog::runtime::lag::report_brokers(&registry, name, down, was);
+                }
+            }
+        })
+    };
     let mut tasks = Vec::new();
     for source in selected {
         let name = source.name.clone();
@@ -286,6 +308,7 @@ async fn run_sources(
             Err(e) => failed.push(format!("a task failed: {e}")),
         }
     }
+    brokers_task.abort();
     let _ = http_stop.send(true);
     match http.await {
         Ok(Ok(())) => {}

@@ -25,6 +25,7 @@
 //! Nothing here survives a crash: seqs belong to one writer instance. What the
 //! log already holds stays; what was in flight may or may not be there.
 
+pub mod brokers;
 pub mod counters;
 pub mod error;
 pub mod kafka;
@@ -101,6 +102,10 @@ pub trait LogWriter: Send + Sync {
 
     /// Counters for metrics.
     fn counters(&self) -> CounterSnapshot;
+
+    /// Whether the writer currently reaches no broker (see
+    /// [`brokers::BrokerHealth`]).
+    fn brokers_down(&self) -> bool;
 
     /// Per topic, per partition, the offset after the last record of this
     /// writer the broker acknowledged (0 where none was). A record whose seq

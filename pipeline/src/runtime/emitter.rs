@@ -53,6 +53,10 @@ pub struct LogEmitter<W: LogWriter, M> {
     /// Where to report that the source is running (on its first event or
     /// position), if anywhere.
     status: Option<crate::status::Registry>,
+    /// Whether `running` was reported since the start or the last retry.
+    running: bool,
+    /// Whether the source is retrying (for the "recovered" line).
+    retrying: bool,
     /// Where checkpoints go for read-your-writes waits ([`crate::wait`]),
     /// and how a mark becomes a position there.
     progress: Option<(crate::wait::CheckpointTx, ToSourceAt<M>)>,
@@ -118,6 +122,8 @@ impl<W: LogWriter, M: Clone + Send + 'static> LogEmitter<W, M> {
             marks: VecDeque::new(),
             last_durable: None,
             status: None,
+            running: false,
+            retrying: false,
             progress: None,
         })
     }
@@ -141,8 +147,15 @@ impl<W: LogWriter, M: Clone + Send + 'static> LogEmitter<W, M> {
     }
 
     fn report_running(&mut self) {
-        if let Some(r) = self.status.take() {
+        if self.running {
+            return;
+        }
+        self.running = true;
+        if let Some(r) = &self.status {
             r.set(&self.source, crate::status::State::Running);
+        }
+        if std::mem::take(&mut self.retrying) {
+            tracing::info!(source = %self.source, "source recovered: running again");
         }
     }
 
@@ -261,6 +274,19 @@ impl<W: LogWriter + 'static, M: Clone + Send + Sync + 'static> Emitter<M> for Lo
             let _ = tx.send((seq, at));
         }
         self.marks.push_back((seq, mark));
+    }
+
+    fn retrying(&mut self, error: &SourceError) {
+        self.running = false;
+        self.retrying = true;
+        if let Some(r) = &self.status {
+            r.set(
+                &self.source,
+                crate::status::State::Retrying {
+                    error: error.to_string(),
+                },
+            );
+        }
     }
 
     fn durable(&mut self) -> Result<Option<M>, SourceError> {

@@ -8,6 +8,9 @@
 //! are. (Changes still in the broker are not counted until read; the
 //! consumer-lag gauge counts those.)
 //!
+//! The same task reports the sink's Kafka consumer reaching no broker as
+//! `retrying` ([`report_brokers`]).
+//!
 //! Invariants: [`Pending`] is set when a batch is handed to the target and
 //! cleared when it lands; [`watch`] samples it once a second, sets the
 //! gauges and the component's lag in `/status` and `/readyz`, and logs
@@ -81,8 +84,10 @@ pub async fn watch(
     pending: Pending,
     thresholds: Thresholds,
     registry: Option<Registry>,
+    brokers: crate::log::brokers::BrokerHealth,
     mut stop: tokio_watch::Receiver<bool>,
 ) {
+    let mut brokers_down = false;
     let labels = SinkLabels { sink: sink.clone() };
     let m = &crate::metrics::global().sink;
     let mut last = LagLevel::Ok;
@@ -106,11 +111,37 @@ pub async fn watch(
                 u64::try_from(lag.as_millis()).unwrap_or(u64::MAX),
                 level,
             );
+            report_brokers(r, &sink, brokers.down(), &mut brokers_down);
         }
         if level != last {
             log_change(&sink, last, level, lag, thresholds);
             last = level;
         }
+    }
+}
+
+/// Marks component `name` retrying while its Kafka client reaches no
+/// broker, and running again once it does (only on changes, so other
+/// states set meanwhile stand).
+pub fn report_brokers(registry: &Registry, name: &str, down: bool, was_down: &mut bool) {
+    if down == *was_down {
+        return;
+    }
+    *was_down = down;
+    if down {
+        tracing::warn!(
+            component = name,
+            "the row log's brokers are all unreachable; retrying"
+        );
+        registry.set(
+            name,
+            crate::status::State::Retrying {
+                error: "row log: all brokers are down (librdkafka keeps retrying)".into(),
+            },
+        );
+    } else {
+        tracing::info!(component = name, "a row log broker is reachable again");
+        registry.set(name, crate::status::State::Running);
     }
 }
 

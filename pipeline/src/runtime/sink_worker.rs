@@ -79,6 +79,7 @@ struct Ctx {
     events: Arc<Mutex<Rebalances>>,
     lag: Arc<Mutex<Lag>>,
     sink: String,
+    brokers: crate::log::brokers::BrokerHealth,
 }
 
 /// What the consumer-lag gauge is computed from.
@@ -108,7 +109,13 @@ impl Lag {
 }
 
 impl ClientContext for Ctx {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.brokers.on_error(&error);
+        tracing::warn!(target: "librdkafka", sink = %self.sink, error = %error, "{reason}");
+    }
+
     fn stats(&self, statistics: rdkafka::Statistics) {
+        self.brokers.on_stats(&statistics);
         let Ok(mut lag) = self.lag.lock() else {
             return;
         };
@@ -404,6 +411,7 @@ impl<S: Sink + 'static> SinkWorker<S> {
             .map_err(|e| format!("{place}: dead-letter topic: {e}"))?;
         let events = Arc::new(Mutex::new(Rebalances::default()));
         let lag = Arc::new(Mutex::new(Lag::default()));
+        let brokers = crate::log::brokers::BrokerHealth::default();
         let mut config = crate::log::kafka::config::consumer_config(&self.log)
             .map_err(|e| format!("{place}: log.kafka: {e}"))?;
         config
@@ -422,6 +430,7 @@ impl<S: Sink + 'static> SinkWorker<S> {
                 events: events.clone(),
                 lag: lag.clone(),
                 sink: self.cfg.name.clone(),
+                brokers: brokers.clone(),
             })
             .map_err(|e| format!("{place}: {}", offsets_error(e)))?;
         let pattern = format!(
@@ -441,6 +450,7 @@ impl<S: Sink + 'static> SinkWorker<S> {
                 critical: self.cfg.critical_lag.map(|d| d.get()),
             },
             self.reporter.0.as_ref().map(|(r, _)| r.clone()),
+            brokers.clone(),
             shutdown.clone(),
         ));
         let _stop_lag_watch = AbortOnDrop(lag_watch);

@@ -62,6 +62,8 @@ const DEFAULTS: &[(&[&str], &str)] = &[
     (&["batch.size"], "1000000"),
     (&["compression.type", "compression.codec"], "lz4"),
     (&["message.timeout.ms", "delivery.timeout.ms"], "600000"),
+    // Broker states for /readyz (log::brokers).
+    (&["statistics.interval.ms"], "5000"),
 ];
 
 /// Options a sink's consumer gets unless the config sets them.

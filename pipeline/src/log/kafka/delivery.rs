@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) bytes: Semaphore,
     max_bytes: u32,
     pub(crate) counters: Counters,
+    /// Whether any broker is reachable (for `/readyz`).
+    pub(crate) brokers: crate::log::brokers::BrokerHealth,
 }
 
 impl Shared {
@@ -55,6 +57,7 @@ impl Shared {
             bytes: Semaphore::new(max_bytes as usize),
             max_bytes,
             counters: Counters::default(),
+            brokers: crate::log::brokers::BrokerHealth::default(),
         }
     }
 
@@ -151,7 +154,12 @@ impl ClientContext for DeliveryContext {
     fn error(&self, error: KafkaError, reason: &str) {
         // Client-wide errors (all brokers down, …) are retried by librdkafka;
         // records fail only through their delivery reports.
+        self.0.brokers.on_error(&error);
         tracing::warn!(target: "librdkafka", error = %error, "{reason}");
+    }
+
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        self.0.brokers.on_stats(&statistics);
     }
 }
 
@@ -161,12 +169,15 @@ impl ProducerContext for DeliveryContext {
     fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
         let seq = Seq::new(seq as u64);
         match result {
-            Ok(message) => self.0.settle(
-                seq,
-                size_of(message),
-                None,
-                Some((message.topic(), message.partition(), message.offset())),
-            ),
+            Ok(message) => {
+                self.0.brokers.up();
+                self.0.settle(
+                    seq,
+                    size_of(message),
+                    None,
+                    Some((message.topic(), message.partition(), message.offset())),
+                );
+            }
             Err((err, message)) => {
                 let size = size_of(message);
                 let error = classify::record_error(err, message.topic(), seq, size);

@@ -245,6 +245,10 @@ impl LogWriter for KafkaAppender {
         self.shared.counters.snapshot()
     }
 
+    fn brokers_down(&self) -> bool {
+        self.shared.brokers.down()
+    }
+
     fn ends(&self) -> crate::log::Ends {
         self.shared.lock().ends.clone()
     }
