@@ -188,6 +188,23 @@ http:
         );
     }
 
+    // The MariaDB source's lag: caught up, 0 bytes and 0 s behind the
+    // binlog end (sampled every 5 s).
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = get(port, "/metrics").1;
+        let bytes = common::metric(&text, r#"rowlog_source_lag_bytes{source="shop"}"#);
+        let secs = common::metric(&text, r#"rowlog_source_lag_seconds{source="shop"}"#);
+        if bytes == Some(0.0) && secs == Some(0.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "MariaDB source lag never 0: {bytes:?} bytes, {secs:?} s\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
     // `rowlog wait` for scripts: 0 when reached, 1 on timeout, 2 when wrong.
     let url = format!("http://127.0.0.1:{port}");
     let gtid: String = my.query_first("SELECT @@gtid_binlog_pos").await?.unwrap();

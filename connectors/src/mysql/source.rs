@@ -94,6 +94,41 @@ pub enum RunEnd {
 pub struct MysqlSource {
     name: String,
     cfg: MysqlConfig,
+    progress: watch::Sender<Progress>,
+}
+
+/// How far a MySQL/MariaDB source has read, for metrics (published a few
+/// times a second; the distance to the binlog end is sampled every 5 s).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    /// The end of the last event read.
+    pub read: Option<BinlogPos>,
+    /// Bytes of binlog between `read` and the server's binlog end (its
+    /// files' sizes from `SHOW BINARY LOGS`), when last sampled.
+    pub behind_bytes: Option<i64>,
+    /// Commit time (µs since 1970) of the newest event read.
+    pub last_commit_time_us: Option<i64>,
+}
+
+impl Progress {
+    /// Seconds behind the source at `now_us`: 0 when the last sample found
+    /// nothing left to read, else the age of the newest event read.
+    pub fn lag_seconds(&self, now_us: i64) -> Option<f64> {
+        if self.behind_bytes == Some(0) {
+            return Some(0.0);
+        }
+        #[allow(clippy::cast_precision_loss)] // microseconds as seconds
+        self.last_commit_time_us
+            .map(|t| (now_us - t).max(0) as f64 / 1e6)
+    }
+}
+
+/// Bytes from `read` to the end of the binlog files `logs` (name, size).
+fn bytes_behind(read: &BinlogPos, logs: &[(String, u64)]) -> Option<i64> {
+    let at = logs.iter().position(|(f, _)| *f == read.file)?;
+    let rest: u64 = logs[at].1.saturating_sub(read.pos)
+        + logs[at + 1..].iter().map(|(_, size)| size).sum::<u64>();
+    i64::try_from(rest).ok()
 }
 
 /// One open transaction (event group) of the binlog.
@@ -171,7 +206,54 @@ impl MysqlSource {
         MysqlSource {
             name: name.into(),
             cfg,
+            progress: watch::channel(Progress::default()).0,
         }
+    }
+
+    /// Where the source has read to, for metrics.
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.subscribe()
+    }
+
+    /// Publishes the read position, and every `sample`-th call the distance
+    /// to the binlog end (a failed sample only logs at debug level).
+    async fn publish_progress(
+        &self,
+        conn: &mut Conn,
+        read: Option<BinlogPos>,
+        commit_time_us: Option<i64>,
+        sample: bool,
+    ) {
+        let behind = match (&read, sample) {
+            // Log_name, File_size (MySQL 8 adds Encrypted).
+            (Some(r), true) => match conn.query::<mysql_async::Row, _>("SHOW BINARY LOGS").await {
+                Ok(rows) => {
+                    let logs: Vec<(String, u64)> = rows
+                        .iter()
+                        .filter_map(|row| Some((row.get::<String, _>(0)?, row.get::<u64, _>(1)?)))
+                        .collect();
+                    bytes_behind(r, &logs)
+                }
+                Err(e) => {
+                    tracing::debug!(source = %self.name, "SHOW BINARY LOGS: {e}");
+                    None
+                }
+            },
+            _ => None,
+        };
+        self.progress.send_if_modified(|p| {
+            let before = p.clone();
+            if read.is_some() {
+                p.read = read;
+            }
+            if commit_time_us.is_some() {
+                p.last_commit_time_us = commit_time_us;
+            }
+            if behind.is_some() {
+                p.behind_bytes = behind;
+            }
+            *p != before
+        });
     }
 
     fn url(&self) -> String {
@@ -389,12 +471,19 @@ impl MysqlSource {
         let mut ticker = tokio::time::interval(SAVE_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_event = Instant::now();
+        let mut read_pos: Option<u64> = None;
+        let mut commit_time_us: Option<i64> = None;
+        let mut ticks: u64 = 0;
         loop {
             let next = tokio::select! {
                 biased;
                 _ = shutdown.changed() => None,
                 _ = ticker.tick() => {
                     self.save_offset(emitter, &mut last_saved).await?;
+                    let read = read_pos.map(|pos| BinlogPos { file: cur.file.clone(), pos });
+                    // The distance to the binlog end every 5 s.
+                    self.publish_progress(&mut conn, read, commit_time_us, ticks.is_multiple_of(20)).await;
+                    ticks += 1;
                     if last_event.elapsed() > READ_TIMEOUT {
                         return Err(SourceError::transient(format!(
                             "no binlog event or heartbeat for {READ_TIMEOUT:?}: the connection is dead"
@@ -419,6 +508,13 @@ impl MysqlSource {
                 Some(Some(Ok(ev))) => ev,
             };
             last_event = Instant::now();
+            let header = event.header();
+            if header.log_pos() > 0 {
+                read_pos = Some(u64::from(header.log_pos()));
+            }
+            if header.timestamp() > 0 {
+                commit_time_us = Some(i64::from(header.timestamp()) * 1_000_000);
+            }
             self.on_event(
                 &event,
                 &mut cur,
@@ -1066,6 +1162,40 @@ async fn current_offset(conn: &mut Conn, info: &ServerInfo) -> Result<MysqlOffse
         binlog: BinlogPos { file, pos },
         gtid,
     })
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::*;
+
+    #[test]
+    fn bytes_behind_counts_the_rest_of_this_file_and_the_later_ones() {
+        let logs = vec![
+            ("b.000001".to_string(), 1000),
+            ("b.000002".to_string(), 500),
+            ("b.000003".to_string(), 200),
+        ];
+        let at = |file: &str, pos| BinlogPos {
+            file: file.into(),
+            pos,
+        };
+        assert_eq!(bytes_behind(&at("b.000002", 400), &logs), Some(300));
+        assert_eq!(bytes_behind(&at("b.000003", 200), &logs), Some(0));
+        assert_eq!(bytes_behind(&at("b.000001", 0), &logs), Some(1700));
+        assert_eq!(bytes_behind(&at("b.000009", 0), &logs), None);
+        let p = Progress {
+            behind_bytes: Some(0),
+            last_commit_time_us: Some(0),
+            ..Progress::default()
+        };
+        assert_eq!(p.lag_seconds(5_000_000), Some(0.0));
+        let p = Progress {
+            behind_bytes: Some(10),
+            last_commit_time_us: Some(1_000_000),
+            ..Progress::default()
+        };
+        assert_eq!(p.lag_seconds(3_000_000), Some(2.0));
+    }
 }
 
 #[cfg(test)]

@@ -246,7 +246,10 @@ async fn run_sources(
                 tasks.push(tokio::spawn(
                     async move {
                         let src = MysqlSource::new(name.clone(), my);
+                        let gauges =
+                            tokio::spawn(publish_mysql_progress(name.clone(), src.progress()));
                         let end = src.run(&mut emitter, &mut stop).await;
+                        gauges.abort();
                         let end = end
                             .map(|_: MysqlRunEnd| ())
                             .map_err(|e| format!("source `{name}` stopped: {e}"));
@@ -366,6 +369,27 @@ async fn publish_pg_progress(
             m.confirmed_position
                 .get_or_create(&labels)
                 .set(i64::try_from(lsn.0).unwrap_or(i64::MAX));
+        }
+    }
+}
+
+/// Publishes a MySQL/MariaDB source's progress as gauges, once a second.
+async fn publish_mysql_progress(
+    name: String,
+    progress: watch::Receiver<rowlog_connectors::mysql::source::Progress>,
+) {
+    let m = &rowlog::metrics::global().source;
+    let labels = rowlog::metrics::SourceLabels { source: name };
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let p = progress.borrow().clone();
+        if let Some(bytes) = p.behind_bytes {
+            m.lag_bytes.get_or_create(&labels).set(bytes);
+        }
+        let now_us = rowlog_connectors::emit::now_ms().saturating_mul(1000);
+        if let Some(secs) = p.lag_seconds(now_us) {
+            m.lag_seconds.get_or_create(&labels).set(secs);
         }
     }
 }
