@@ -47,12 +47,6 @@ impl Backoff {
         self.delay
     }
 
-    /// Whether the attempt that just failed is the first of a streak (call
-    /// after [`Backoff::next_delay`]): log it loudly, the rest quietly.
-    pub fn first_in_streak(&self) -> bool {
-        self.delay == FIRST
-    }
-
     /// Sleeps [`Backoff::next_delay`]; `false` when `shutdown` changed
     /// meanwhile (stop retrying).
     pub async fn wait(&mut self, shutdown: &mut watch::Receiver<bool>) -> bool {

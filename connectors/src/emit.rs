@@ -67,7 +67,11 @@ pub trait Emitter<M: Clone + Send + 'static>: Send {
 
     /// The source hit transient `error` and retries with backoff (for
     /// status reporting; the next event or position means it runs again).
-    fn retrying(&mut self, _error: &SourceError) {}
+    /// Returns whether this is the first failure since the source last ran,
+    /// so the caller logs a streak of failures once, not every attempt.
+    fn retrying(&mut self, _error: &SourceError) -> bool {
+        true
+    }
 
     /// The newest mark whose events, and all before them, are durable.
     fn durable(&mut self) -> Result<Option<M>, SourceError>;

@@ -43,6 +43,10 @@ pub struct Component {
     /// What it is doing.
     #[serde(flatten)]
     pub state: State,
+    /// A source's durable position (what `/wait` compares with), as the
+    /// source database prints positions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<String>,
     /// A sink's lag in milliseconds (see [`crate::runtime::lag`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lag_ms: Option<u64>,
@@ -98,6 +102,7 @@ impl Registry {
                     name: name.to_string(),
                     kind,
                     state: State::Starting,
+                    position: None,
                     lag_ms: None,
                     lag_level: LagLevel::Ok,
                 },
@@ -113,6 +118,15 @@ impl Registry {
             && c.state != state
         {
             c.state = state;
+        }
+    }
+
+    /// Records a source's durable position.
+    pub fn set_position(&self, name: &str, position: String) {
+        if let Ok(mut m) = self.inner.lock()
+            && let Some(c) = m.get_mut(name)
+        {
+            c.position = Some(position);
         }
     }
 

@@ -428,7 +428,10 @@ pub async fn track_source<W: LogWriter + 'static>(
     source: String,
     mut checkpoints: mpsc::UnboundedReceiver<(Seq, SourceAt)>,
     tx: watch::Sender<Option<Progress>>,
+    status: Option<crate::status::Registry>,
 ) {
+    // `/status` shows the durable position, at most twice a second.
+    let mut shown = Instant::now() - Duration::from_secs(1);
     let prefix = format!("{topic_prefix}.{source}.");
     let floor = {
         let config = writer.client_config();
@@ -476,6 +479,12 @@ pub async fn track_source<W: LogWriter + 'static>(
                 for (i, p) in parts.iter().enumerate() {
                     e[i] = e[i].max(*p);
                 }
+            }
+            if let Some(r) = &status
+                && shown.elapsed() >= Duration::from_millis(500)
+            {
+                r.set_position(&source, at.to_string());
+                shown = Instant::now();
             }
             tx.send_replace(Some(Progress {
                 at,

@@ -107,7 +107,12 @@ async fn health_readiness_metrics_and_status() -> anyhow::Result<()> {
         names,
         vec![("app", "source", "running"), ("replica", "sink", "running")]
     );
-    // `rowlog status` prints the same as a table.
+    // `rowlog status` prints the same as a table (once the source has a
+    // durable position to show).
+    until(&mut rowlog, port, "/status", |s, b| {
+        s == 200 && b.contains("\"position\"")
+    })
+    .await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rowlog"))
         .args(["status", "--url", &format!("http://127.0.0.1:{port}")])
         .output()?;
@@ -122,14 +127,25 @@ async fn health_readiness_metrics_and_status() -> anyhow::Result<()> {
         .map(|l| l.split_whitespace().collect())
         .collect();
     assert_eq!(
-        lines,
+        lines[0],
+        vec!["NAME", "KIND", "STATE", "POSITION", "LAG", "LAST", "ERROR"],
+        "{printed}"
+    );
+    let firsts: Vec<&[&str]> = lines[1..].iter().map(|l| &l[..3]).collect();
+    assert_eq!(
+        firsts,
         vec![
-            vec!["NAME", "KIND", "STATE", "LAST", "ERROR"],
-            vec!["app", "source", "running", "-"],
-            vec!["replica", "sink", "running", "-"],
+            &["app", "source", "running"][..],
+            &["replica", "sink", "running"][..]
         ],
         "{printed}"
     );
+    // The source's durable position is an LSN; the sink has none.
+    assert!(
+        lines[1][3].parse::<rowlog_schemas::position::Lsn>().is_ok(),
+        "{printed}"
+    );
+    assert_eq!(lines[2][3], "-", "{printed}");
 
     // Ten snapshot rows, then five inserts and three updates streamed.
     src.batch_execute(

@@ -282,10 +282,10 @@ impl MysqlSource {
             backoff.attempt();
             match self.run_once(emitter, shutdown).await {
                 Err(e) if e.transient && !*shutdown.borrow() => {
-                    emitter.retrying(&e);
+                    let first = emitter.retrying(&e);
                     let delay = backoff.next_delay();
-                    // Once per streak, not once per attempt.
-                    if backoff.first_in_streak() {
+                    // Once per streak of failures, not once per attempt.
+                    if first {
                         tracing::warn!(source = %self.name, "transient error, retrying with backoff (further attempts are logged at debug level): {e}");
                     } else {
                         tracing::debug!(source = %self.name, "transient error, retrying in {delay:?}: {e}");

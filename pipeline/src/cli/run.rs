@@ -213,7 +213,14 @@ async fn run_sources(
         let mut stop = stop_rx.clone();
         match source.kind {
             SourceKind::Postgres(pg) => {
-                let checkpoints = track(&waits, &writer, &config.log, &name, Flavor::Postgres);
+                let checkpoints = track(
+                    &waits,
+                    &registry,
+                    &writer,
+                    &config.log,
+                    &name,
+                    Flavor::Postgres,
+                );
                 let mut emitter: LogEmitter<KafkaAppender, Lsn> =
                     LogEmitter::new(writer.clone(), &config.log, &name)
                         .map_err(|e| format!("source `{name}`: {e}"))?
@@ -236,7 +243,14 @@ async fn run_sources(
                 ));
             }
             SourceKind::Mysql(my) => {
-                let checkpoints = track(&waits, &writer, &config.log, &name, Flavor::Mysql);
+                let checkpoints = track(
+                    &waits,
+                    &registry,
+                    &writer,
+                    &config.log,
+                    &name,
+                    Flavor::Mysql,
+                );
                 let mut emitter: LogEmitter<KafkaAppender, MysqlOffset> =
                     LogEmitter::new(writer.clone(), &config.log, &name)
                         .map_err(|e| format!("source `{name}`: {e}"))?
@@ -329,6 +343,7 @@ async fn run_sources(
 /// progress; returns where its emitter sends checkpoints.
 fn track(
     waits: &rowlog::wait::Waits,
+    registry: &Registry,
     writer: &Arc<KafkaAppender>,
     log: &rowlog_config::LogConfig,
     name: &str,
@@ -342,6 +357,7 @@ fn track(
         name.to_string(),
         rx,
         progress,
+        Some(registry.clone()),
     ));
     tx
 }

@@ -1,5 +1,6 @@
 //! `rowlog status [--url URL]`: a running `rowlog run`'s `/status` as a
-//! table (one line per source and sink: name, kind, state, last error).
+//! table (one line per source and sink: name, kind, state, durable source
+//! position, sink lag, last error).
 //!
 //! Invariant: read-only; exit 0 when the endpoint answered, 1 when it could
 //! not be reached or did not answer with the expected JSON (the message
@@ -48,15 +49,30 @@ fn table(body: &str) -> Result<String, String> {
     let components = doc["components"]
         .as_array()
         .ok_or("/status has no `components` list")?;
-    let rows: Vec<[String; 4]> = components
+    let rows: Vec<Vec<String>> = components
         .iter()
         .map(|c| {
             let s = |k: &str| c[k].as_str().unwrap_or("-").to_string();
-            [s("name"), s("kind"), s("state"), s("error")]
+            let lag = match (c["lag_ms"].as_u64(), c["lag_level"].as_str()) {
+                (Some(ms), Some(level)) => format!("{:.1}s ({level})", ms as f64 / 1000.0),
+                (Some(ms), None) => format!("{:.1}s", ms as f64 / 1000.0),
+                (None, _) => "-".to_string(),
+            };
+            vec![
+                s("name"),
+                s("kind"),
+                s("state"),
+                s("position"),
+                lag,
+                s("error"),
+            ]
         })
         .collect();
-    let header = ["NAME", "KIND", "STATE", "LAST ERROR"].map(String::from);
-    let widths: Vec<usize> = (0..3)
+    let header: Vec<String> = ["NAME", "KIND", "STATE", "POSITION", "LAG", "LAST ERROR"]
+        .map(String::from)
+        .to_vec();
+    let columns = header.len();
+    let widths: Vec<usize> = (0..columns - 1)
         .map(|i| {
             rows.iter()
                 .chain(std::iter::once(&header))
@@ -67,16 +83,13 @@ fn table(body: &str) -> Result<String, String> {
         .collect();
     let mut out = String::new();
     for r in std::iter::once(&header).chain(&rows) {
-        let line = format!(
-            "{:w0$}  {:w1$}  {:w2$}  {}",
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            match widths.get(i) {
+                Some(w) => line.push_str(&format!("{cell:w$}  ", w = *w)),
+                None => line.push_str(cell),
+            }
+        }
         out.push_str(line.trim_end());
         out.push('\n');
     }
@@ -90,13 +103,13 @@ mod tests {
     #[test]
     fn components_print_as_aligned_columns() {
         let body = r#"{"components":[
-            {"name":"app","kind":"source","state":"running"},
-            {"name":"replica","kind":"sink","state":"retrying","error":"connection refused"}]}"#;
+            {"name":"app","kind":"source","state":"running","position":"0/16B3748"},
+            {"name":"replica","kind":"sink","state":"retrying","error":"connection refused","lag_ms":2500,"lag_level":"warn"}]}"#;
         assert_eq!(
             table(body).unwrap_or_default(),
-            "NAME     KIND    STATE     LAST ERROR\n\
-             app      source  running   -\n\
-             replica  sink    retrying  connection refused\n"
+            "NAME     KIND    STATE     POSITION   LAG          LAST ERROR\n\
+             app      source  running   0/16B3748  -            -\n\
+             replica  sink    retrying  -          2.5s (warn)  connection refused\n"
         );
         assert!(table("[]").is_err());
         assert!(fetch("ftp://x").is_err());

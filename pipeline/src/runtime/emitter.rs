@@ -276,7 +276,8 @@ impl<W: LogWriter + 'static, M: Clone + Send + Sync + 'static> Emitter<M> for Lo
         self.marks.push_back((seq, mark));
     }
 
-    fn retrying(&mut self, error: &SourceError) {
+    fn retrying(&mut self, error: &SourceError) -> bool {
+        let first = !self.retrying;
         self.running = false;
         self.retrying = true;
         if let Some(r) = &self.status {
@@ -287,6 +288,7 @@ impl<W: LogWriter + 'static, M: Clone + Send + Sync + 'static> Emitter<M> for Lo
                 },
             );
         }
+        first
     }
 
     fn durable(&mut self) -> Result<Option<M>, SourceError> {
