@@ -8,54 +8,22 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{LogOnPanic, Rowlog, metric};
+use common::{LogOnPanic, Rowlog, metric, until_http};
 use rowlog_tests::kafka::KafkaServer;
 use rowlog_tests::ports::free_port;
 use rowlog_tests::postgres::{PostgresServer, Shutdown};
 
 const WAIT: Duration = Duration::from_secs(120);
 
-/// `GET path` on 127.0.0.1:port: (status, body); `None` when nothing answers.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
-}
-
-/// Polls `path` until `ok` holds for (status, body).
 async fn until(
     rowlog: &mut Rowlog,
     port: u16,
     path: &str,
     ok: impl Fn(u16, &str) -> bool,
 ) -> String {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some((status, body)) = get(port, path)
-            && ok(status, &body)
-        {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline && rowlog.running(),
-            "{path} never as expected; last: {:?}\nlog:\n{}",
-            get(port, path),
-            rowlog.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_http(rowlog, port, path, WAIT, ok).await
 }
 
 #[tokio::test]

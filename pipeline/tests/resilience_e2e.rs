@@ -10,12 +10,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{LogOnPanic, Rowlog};
+use common::{LogOnPanic, Rowlog, until_http};
 use mysql_async::prelude::Queryable as _;
 use rowlog_tests::kafka::{KafkaOptions, KafkaServer, KafkaStorage};
 use rowlog_tests::mariadb::MariaDbServer;
@@ -24,39 +23,13 @@ use rowlog_tests::postgres::{PostgresServer, Shutdown};
 
 const WAIT: Duration = Duration::from_secs(180);
 
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
-}
-
 /// Waits until `/readyz` answers `status` (and, for 503, names `who`).
 async fn readyz(rowlog: &mut Rowlog, port: u16, status: u16, who: &str) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some((s, body)) = get(port, "/readyz")
-            && s == status
-            && (status == 200 || who.is_empty() || body.contains(&format!("\"name\":\"{who}\"")))
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline && rowlog.running(),
-            "/readyz never {status} for {who}; last: {:?}\nlog:\n{}",
-            get(port, "/readyz"),
-            rowlog.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let named = format!("\"name\":\"{who}\"");
+    until_http(rowlog, port, "/readyz", WAIT, |s, body| {
+        s == status && (status == 200 || who.is_empty() || body.contains(&named))
+    })
+    .await;
 }
 
 /// Inserts (id, id * 7) into PostgreSQL table t, one row per 20 ms,

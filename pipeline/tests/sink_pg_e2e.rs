@@ -209,11 +209,7 @@ async fn pg_follower_survives_kill_9_exactly_once() -> anyhow::Result<()> {
     pg.create_database("app").await?;
     let follower_url = pg.create_database("replica").await?;
     let src = pg.connect("app").await?;
-    src.batch_execute(
-        "CREATE TABLE kv (id int PRIMARY KEY, v bigint NOT NULL, n int NOT NULL);
-         INSERT INTO kv SELECT g, 0, 0 FROM generate_series(1, 200) g;",
-    )
-    .await?;
+    src.batch_execute(KV).await?;
     let dir = tempfile::tempdir()?;
     let cfg = write_config(
         dir.path(),
@@ -222,27 +218,7 @@ async fn pg_follower_survives_kill_9_exactly_once() -> anyhow::Result<()> {
         &pg_sink(&follower_url),
     );
     let mut rowlog = Rowlog::start_only(&cfg, None);
-    let writer = {
-        let url = pg.url("app");
-        tokio::spawn(async move {
-            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(conn);
-            let mut rng = Rng(0x51_4b01);
-            for _ in 0..10_000 {
-                let mut sql = String::from("BEGIN;");
-                for _ in 0..5 {
-                    let k = rng.range(1, 200);
-                    sql.push_str(&format!(
-                        "UPDATE kv SET v = v + {k}, n = n + 1 WHERE id = {k};"
-                    ));
-                }
-                sql.push_str("COMMIT;");
-                c.batch_execute(&sql).await.unwrap();
-            }
-        })
-    };
+    let writer = kv_writer(pg.url("app"), 10_000, 0x51_4b01);
     let mut rng = Rng(0x51_4b02);
     for _ in 0..10 {
         tokio::time::sleep(Duration::from_millis(rng.range(300, 1500) as u64)).await;
@@ -286,11 +262,7 @@ async fn sigterm_under_load_exits_0_and_loses_and_repeats_nothing() -> anyhow::R
     pg.create_database("app").await?;
     let follower_url = pg.create_database("replica").await?;
     let src = pg.connect("app").await?;
-    src.batch_execute(
-        "CREATE TABLE kv (id int PRIMARY KEY, v bigint NOT NULL, n int NOT NULL);
-         INSERT INTO kv SELECT g, 0, 0 FROM generate_series(1, 200) g;",
-    )
-    .await?;
+    src.batch_execute(KV).await?;
     let dir = tempfile::tempdir()?;
     let cfg = write_config(
         dir.path(),
@@ -299,27 +271,7 @@ async fn sigterm_under_load_exits_0_and_loses_and_repeats_nothing() -> anyhow::R
         &pg_sink(&follower_url),
     );
     let mut rowlog = Rowlog::start_only(&cfg, None);
-    let writer = {
-        let url = pg.url("app");
-        tokio::spawn(async move {
-            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(conn);
-            let mut rng = Rng(0x0051_677e);
-            for _ in 0..5_000 {
-                let mut sql = String::from("BEGIN;");
-                for _ in 0..5 {
-                    let k = rng.range(1, 200);
-                    sql.push_str(&format!(
-                        "UPDATE kv SET v = v + {k}, n = n + 1 WHERE id = {k};"
-                    ));
-                }
-                sql.push_str("COMMIT;");
-                c.batch_execute(&sql).await.unwrap();
-            }
-        })
-    };
+    let writer = kv_writer(pg.url("app"), 5_000, 0x0051_677e);
     let mut rng = Rng(0x0051_677f);
     for _ in 0..5 {
         // SIGTERM while the sink applies (once it holds its partitions:
@@ -362,6 +314,33 @@ async fn sigterm_under_load_exits_0_and_loses_and_repeats_nothing() -> anyhow::R
     assert_eq!(total, 25_000);
     assert!(rowlog.stop(Duration::from_secs(60)).success());
     Ok(())
+}
+
+/// 200 rows whose `v` takes running sums and `n` counts the changes, so a
+/// change applied twice shows.
+const KV: &str = "CREATE TABLE kv (id int PRIMARY KEY, v bigint NOT NULL, n int NOT NULL);
+     INSERT INTO kv SELECT g, 0, 0 FROM generate_series(1, 200) g;";
+
+/// Writes `transactions` transactions of five running-sum updates into kv.
+fn kv_writer(url: String, transactions: usize, seed: u64) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let mut rng = Rng(seed);
+        for _ in 0..transactions {
+            let mut sql = String::from("BEGIN;");
+            for _ in 0..5 {
+                let k = rng.range(1, 200);
+                sql.push_str(&format!(
+                    "UPDATE kv SET v = v + {k}, n = n + 1 WHERE id = {k};"
+                ));
+            }
+            sql.push_str("COMMIT;");
+            c.batch_execute(&sql).await.unwrap();
+        }
+    })
 }
 
 async fn until_equal_ok_table(dst: &tokio_postgres::Client, table: &str) {

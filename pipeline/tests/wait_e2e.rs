@@ -10,10 +10,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{LogOnPanic, Rowlog};
+use common::{LogOnPanic, Rowlog, http_get, until_http};
 use mysql_async::prelude::Queryable as _;
 use rowlog_tests::kafka::KafkaServer;
 use rowlog_tests::mariadb::MariaDbServer;
@@ -22,37 +21,13 @@ use rowlog_tests::postgres::{PostgresServer, Shutdown};
 
 const WAIT: Duration = Duration::from_secs(120);
 
-/// `GET path` on 127.0.0.1:port: (status, body).
+/// `GET path` of a rowlog that answers.
 fn get(port: u16, path: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = text.split_once("\r\n\r\n").unwrap().1.to_string();
-    (status, body)
+    http_get(port, path).expect("rowlog answers HTTP")
 }
 
 async fn until_ready(rowlog: &mut Rowlog, port: u16) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && get(port, "/readyz").0 == 200
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline && rowlog.running(),
-            "never ready:\n{}",
-            rowlog.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_http(rowlog, port, "/readyz", WAIT, |s, _| s == 200).await;
 }
 
 async fn pg_value(c: &tokio_postgres::Client, id: i32) -> Option<String> {

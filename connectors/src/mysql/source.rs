@@ -286,7 +286,7 @@ impl MysqlSource {
                     let delay = backoff.next_delay();
                     // Once per streak of failures, not once per attempt.
                     if first {
-                        tracing::warn!(source = %self.name, "transient error, retrying with backoff (further attempts are logged at debug level): {e}");
+                        tracing::warn!(source = %self.name, "transient error, retrying in {delay:?} (further attempts are logged at debug level until it runs again): {e}");
                     } else {
                         tracing::debug!(source = %self.name, "transient error, retrying in {delay:?}: {e}");
                     }

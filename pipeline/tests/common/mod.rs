@@ -487,3 +487,47 @@ pub fn metric(text: &str, selector: &str) -> Option<f64> {
     }
     None
 }
+
+/// `GET path` on 127.0.0.1:`port`: (status, body); `None` when nothing
+/// answers (yet).
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+/// Polls `path` every 200 ms until `ok(status, body)`; returns the body.
+/// Panics with rowlog's log after `wait`, or when rowlog has exited.
+pub async fn until_http(
+    rowlog: &mut Rowlog,
+    port: u16,
+    path: &str,
+    wait: Duration,
+    ok: impl Fn(u16, &str) -> bool,
+) -> String {
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Some((status, body)) = http_get(port, path)
+            && ok(status, &body)
+        {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline && rowlog.running(),
+            "{path} never as expected; last: {:?}\nlog:\n{}",
+            http_get(port, path),
+            rowlog.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
