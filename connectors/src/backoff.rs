@@ -1,7 +1,13 @@
 //! Waiting between retries of transient errors, the same way everywhere:
 //! 1 s doubling to 30 s, back to 1 s after an attempt that ran for more
 //! than a minute (it got somewhere before failing), and cut short when
-//! shutdown is requested.
+//! shutdown is requested. Each wait is jittered to 75–125% of its step, so
+//! many components (or processes) that lost the same server do not all
+//! come back in the same instant.
+//!
+//! Written by hand rather than with `backon`: the reset after a long
+//! attempt and the shutdown-aware wait are most of these few lines, and
+//! they would have to be written around `backon` anyway.
 
 use std::time::{Duration, Instant};
 
@@ -52,7 +58,7 @@ impl Backoff {
     pub async fn wait(&mut self, shutdown: &mut watch::Receiver<bool>) -> bool {
         let delay = self.next_delay();
         tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
+            _ = tokio::time::sleep(delay.mul_f64(0.75 + fastrand::f64() / 2.0)) => {}
             _ = shutdown.changed() => return false,
         }
         self.delay = (delay * 2).min(MAX);
@@ -71,8 +77,16 @@ mod tests {
         let mut seen = Vec::new();
         for _ in 0..7 {
             b.attempt();
-            seen.push(b.next_delay().as_secs());
+            let step = b.next_delay();
+            seen.push(step.as_secs());
+            let started = tokio::time::Instant::now();
             assert!(b.wait(&mut rx).await);
+            // Jittered to 75–125% of the step.
+            let waited = started.elapsed();
+            assert!(
+                waited >= step.mul_f64(0.75) && waited <= step.mul_f64(1.25),
+                "{waited:?} for a {step:?} step"
+            );
         }
         assert_eq!(seen, vec![1, 2, 4, 8, 16, 30, 30]);
         tx.send(true).unwrap();
