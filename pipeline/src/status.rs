@@ -43,6 +43,12 @@ pub struct Component {
     /// What it is doing.
     #[serde(flatten)]
     pub state: State,
+    /// A source's phase: `snapshot` or `streaming`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<&'static str>,
+    /// A source's snapshot, per table (kept once streaming).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub snapshot: Vec<SnapshotTable>,
     /// A source's durable position (what `/wait` compares with), as the
     /// source database prints positions.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -53,6 +59,17 @@ pub struct Component {
     /// Where that lag stands against the sink's thresholds.
     #[serde(skip_serializing_if = "LagLevel::is_ok")]
     pub lag_level: LagLevel,
+}
+
+/// One table of a source's snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotTable {
+    /// `schema.table`.
+    pub table: String,
+    /// Rows read so far.
+    pub rows: u64,
+    /// The database's estimate of the table's rows (-1: unknown).
+    pub estimate: i64,
 }
 
 /// A lag against `warn_lag` / `critical_lag`.
@@ -102,6 +119,8 @@ impl Registry {
                     name: name.to_string(),
                     kind,
                     state: State::Starting,
+                    phase: None,
+                    snapshot: Vec::new(),
                     position: None,
                     lag_ms: None,
                     lag_level: LagLevel::Ok,
@@ -118,6 +137,16 @@ impl Registry {
             && c.state != state
         {
             c.state = state;
+        }
+    }
+
+    /// Records a source's phase and snapshot progress.
+    pub fn set_phase(&self, name: &str, phase: &'static str, snapshot: Vec<SnapshotTable>) {
+        if let Ok(mut m) = self.inner.lock()
+            && let Some(c) = m.get_mut(name)
+        {
+            c.phase = Some(phase);
+            c.snapshot = snapshot;
         }
     }
 

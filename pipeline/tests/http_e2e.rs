@@ -164,6 +164,16 @@ async fn health_readiness_metrics_and_status() -> anyhow::Result<()> {
         Some(3.0),
         "{text}"
     );
+    // /status: the source streams after a snapshot of the ten rows.
+    let body = until(&mut rowlog, port, "/status", |s, b| {
+        s == 200 && b.contains(r#""phase":"streaming""#)
+    })
+    .await;
+    let doc: serde_json::Value = serde_json::from_str(&body)?;
+    let app = &doc["components"][0];
+    assert_eq!(app["name"], "app", "{body}");
+    assert_eq!(app["snapshot"][0]["table"], "public.t", "{body}");
+    assert_eq!(app["snapshot"][0]["rows"], 10, "{body}");
     // The source's progress: confirmed LSN, retained WAL, time lag.
     let text = until(&mut rowlog, port, "/metrics", |_, b| {
         metric(b, r#"rowlog_source_confirmed_position{source="app"}"#).is_some_and(|p| p > 0.0)

@@ -163,6 +163,17 @@ http:
         );
     }
 
+    // /status: the MariaDB source streams after a one-row snapshot.
+    let doc: serde_json::Value = serde_json::from_str(&get(port, "/status").1)?;
+    let shop = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "shop")
+        .unwrap();
+    assert_eq!(shop["phase"], "streaming", "{doc}");
+    assert_eq!(shop["snapshot"][0]["table"], "shop.t", "{doc}");
+    assert_eq!(shop["snapshot"][0]["rows"], 1, "{doc}");
     // The MariaDB source's lag: caught up, 0 bytes and 0 s behind the
     // binlog end (sampled every 5 s).
     let deadline = Instant::now() + WAIT;

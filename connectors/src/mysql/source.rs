@@ -108,6 +108,10 @@ pub struct Progress {
     pub behind_bytes: Option<i64>,
     /// Commit time (µs since 1970) of the newest event read.
     pub last_commit_time_us: Option<i64>,
+    /// Per table of a snapshot: rows read and the server's estimate.
+    pub snapshot: Vec<(rowlog_schemas::TableId, u64, i64)>,
+    /// Streaming the binlog (after any snapshot).
+    pub streaming: bool,
 }
 
 impl Progress {
@@ -213,6 +217,20 @@ impl MysqlSource {
     /// Where the source has read to, for metrics.
     pub fn progress(&self) -> watch::Receiver<Progress> {
         self.progress.subscribe()
+    }
+
+    /// Records a snapshot table's rows read so far.
+    fn snapshot_progress(&self, table: &rowlog_schemas::TableId, read: u64, estimate: u64) {
+        let estimate = i64::try_from(estimate).unwrap_or(i64::MAX);
+        self.progress.send_modify(
+            |p| match p.snapshot.iter_mut().find(|(t, _, _)| t == table) {
+                Some(f) => {
+                    f.1 = read;
+                    f.2 = estimate;
+                }
+                None => p.snapshot.push((table.clone(), read, estimate)),
+            },
+        );
     }
 
     /// Publishes the read position, and every `sample`-th call the distance
@@ -443,6 +461,7 @@ impl MysqlSource {
             start.epoch
         };
         tracing::info!(source = %self.name, offset = %start.binlog, gtid = ?start.gtid.as_ref().map(|g| g.to_string()), by_gtid, "streaming the binlog");
+        self.progress.send_modify(|p| p.streaming = true);
         let checksum: Option<String> = conn.query_first("SELECT @@global.binlog_checksum").await?;
         let checksums = !checksum.is_some_and(|c| c.eq_ignore_ascii_case("NONE"));
         let binlog_conn = connect(url).await?;
@@ -1008,12 +1027,14 @@ impl MysqlSource {
                 }
                 after = last;
                 tracing::info!(source = %self.name, table = %table.id, read, estimate, "snapshot progress");
+                self.snapshot_progress(&table.id, read, estimate);
             }
             emitter.flush(SHUTDOWN_FLUSH).await?;
             emitter
                 .save_state(&progress_key, Some("done".into()))
                 .await?;
             tracing::info!(source = %self.name, table = %table.id, rows = read, "table snapshot done");
+            self.snapshot_progress(&table.id, read, estimate);
         }
         conn.query_drop("COMMIT").await?;
         emitter

@@ -102,6 +102,8 @@ pub struct Progress {
     /// Commit time (µs since 1970) of the newest transaction read; with the
     /// clock, the lag in seconds behind the source.
     pub last_commit_time_us: Option<i64>,
+    /// Streaming changes (after any snapshot).
+    pub streaming: bool,
 }
 
 impl Progress {
@@ -454,6 +456,7 @@ impl PgSource {
         options.streaming = Streaming::Off;
         let mut stream = repl.start_replication(slot, start, &options).await?;
         tracing::info!(source = %self.name, slot, %start, "streaming");
+        self.progress.send_modify(|p| p.streaming = true);
         let mut decoder = Decoder::new();
         let mut assembler = Assembler::new(self.name.clone());
         let mut confirmed = start;

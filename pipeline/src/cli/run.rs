@@ -226,12 +226,16 @@ async fn run_sources(
                         .map_err(|e| format!("source `{name}`: {e}"))?
                         .with_status(registry.clone())
                         .with_progress(checkpoints, SourceAt::from_lsn);
+                let status = registry.clone();
                 let span = tracing::info_span!("source", component = %name);
                 tasks.push(tokio::spawn(
                     async move {
                         let src = PgSource::new(name.clone(), pg);
-                        let gauges =
-                            tokio::spawn(publish_pg_progress(name.clone(), src.progress()));
+                        let gauges = tokio::spawn(publish_pg_progress(
+                            name.clone(),
+                            src.progress(),
+                            status.clone(),
+                        ));
                         let end = src.run(&mut emitter, &mut stop).await;
                         gauges.abort();
                         let end = end
@@ -256,12 +260,16 @@ async fn run_sources(
                         .map_err(|e| format!("source `{name}`: {e}"))?
                         .with_status(registry.clone())
                         .with_progress(checkpoints, SourceAt::from_mysql);
+                let status = registry.clone();
                 let span = tracing::info_span!("source", component = %name);
                 tasks.push(tokio::spawn(
                     async move {
                         let src = MysqlSource::new(name.clone(), my);
-                        let gauges =
-                            tokio::spawn(publish_mysql_progress(name.clone(), src.progress()));
+                        let gauges = tokio::spawn(publish_mysql_progress(
+                            name.clone(),
+                            src.progress(),
+                            status.clone(),
+                        ));
                         let end = src.run(&mut emitter, &mut stop).await;
                         gauges.abort();
                         let end = end
@@ -367,13 +375,17 @@ fn track(
 async fn publish_pg_progress(
     name: String,
     progress: watch::Receiver<rowlog_connectors::postgres::source::Progress>,
+    status: Registry,
 ) {
     let m = &rowlog::metrics::global().source;
-    let labels = rowlog::metrics::SourceLabels { source: name };
+    let labels = rowlog::metrics::SourceLabels {
+        source: name.clone(),
+    };
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tick.tick().await;
         let p = progress.borrow().clone();
+        publish_phase(&status, &name, p.streaming, &p.snapshot);
         if let Some(bytes) = p.retained_wal_bytes {
             m.lag_bytes.get_or_create(&labels).set(bytes);
         }
@@ -393,13 +405,17 @@ async fn publish_pg_progress(
 async fn publish_mysql_progress(
     name: String,
     progress: watch::Receiver<rowlog_connectors::mysql::source::Progress>,
+    status: Registry,
 ) {
     let m = &rowlog::metrics::global().source;
-    let labels = rowlog::metrics::SourceLabels { source: name };
+    let labels = rowlog::metrics::SourceLabels {
+        source: name.clone(),
+    };
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tick.tick().await;
         let p = progress.borrow().clone();
+        publish_phase(&status, &name, p.streaming, &p.snapshot);
         if let Some(bytes) = p.behind_bytes {
             m.lag_bytes.get_or_create(&labels).set(bytes);
         }
@@ -408,6 +424,32 @@ async fn publish_mysql_progress(
             m.lag_seconds.get_or_create(&labels).set(secs);
         }
     }
+}
+
+/// A source's phase and snapshot progress for `/status` (nothing until it
+/// snapshots or streams).
+fn publish_phase(
+    status: &Registry,
+    name: &str,
+    streaming: bool,
+    snapshot: &[(rowlog_schemas::TableId, u64, i64)],
+) {
+    if !streaming && snapshot.is_empty() {
+        return;
+    }
+    let tables = snapshot
+        .iter()
+        .map(|(t, rows, estimate)| rowlog::status::SnapshotTable {
+            table: t.to_string(),
+            rows: *rows,
+            estimate: *estimate,
+        })
+        .collect();
+    status.set_phase(
+        name,
+        if streaming { "streaming" } else { "snapshot" },
+        tables,
+    );
 }
 
 /// The sources and sinks to run: all, or those `--only` names (a
