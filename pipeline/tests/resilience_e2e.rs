@@ -174,42 +174,19 @@ async fn every_server_down_in_turn_and_nothing_lost() -> anyhow::Result<()> {
     let port = free_port()?;
     let dir = tempfile::tempdir()?;
     let cfg = dir.path().join("rowlog.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "sources:
-  - name: app
-    postgres:
-      url: {pg_url}
-      tables: {{ include: [\"public.*\"] }}
-  - name: shop
-    mysql:
-      url: {src_my_url}
-      server_id: 4712
-      tables: {{ include: [\"shop.*\"] }}
-log:
-  kafka:
-    brokers: [\"{brokers}\"]
-  topic_prefix: rowlog
-  partitions: 2
-sinks:
-  - name: pg_replica
-    source: app
-    batch: {{ max_rows: 200, max_wait: 50ms }}
-    postgres:
-      url: {dst_pg_url}
-  - name: my_replica
-    source: shop
-    batch: {{ max_rows: 200, max_wait: 50ms }}
-    mysql:
-      url: {dst_my_url}
-http:
-  listen: \"127.0.0.1:{port}\"
-",
-            pg_url = src_pg.url("app"),
-            brokers = kafka.bootstrap_servers(),
-        ),
-    )?;
+    let pg_url = src_pg.url("app");
+    let brokers = kafka.bootstrap_servers();
+    let config = common::TwoPipelines {
+        pg_url: &pg_url,
+        my_url: &src_my_url,
+        server_id: 4712,
+        brokers: &brokers,
+        partitions: 2,
+        dst_pg_url: &dst_pg_url,
+        dst_my_url: &dst_my_url,
+        port,
+    };
+    std::fs::write(&cfg, config.yaml())?;
     let mut rowlog = Rowlog::start_only(&cfg, None);
     let _dump = LogOnPanic(rowlog.log.clone());
     readyz(&mut rowlog, port, 200, "").await;

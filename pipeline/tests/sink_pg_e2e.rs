@@ -204,49 +204,23 @@ async fn until_equal_ok(dst: &tokio_postgres::Client) {
 /// the values are running sums, so a change applied twice shows).
 #[tokio::test]
 async fn pg_follower_survives_kill_9_exactly_once() -> anyhow::Result<()> {
-    let pg = PostgresServer::start().await?;
-    let kafka = KafkaServer::start().await?;
-    pg.create_database("app").await?;
-    let follower_url = pg.create_database("replica").await?;
-    let src = pg.connect("app").await?;
-    src.batch_execute(KV).await?;
-    let dir = tempfile::tempdir()?;
-    let cfg = write_config(
-        dir.path(),
-        &pg_source(&pg.url("app")),
-        &kafka,
-        &pg_sink(&follower_url),
-    );
-    let mut rowlog = Rowlog::start_only(&cfg, None);
+    let kv = KvSetup::start().await?;
+    let (pg, cfg) = (&kv.pg, &kv.cfg);
+    let mut rowlog = Rowlog::start_only(cfg, None);
     let writer = kv_writer(pg.url("app"), 10_000, 0x51_4b01);
     let mut rng = Rng(0x51_4b02);
     for _ in 0..10 {
         tokio::time::sleep(Duration::from_millis(rng.range(300, 1500) as u64)).await;
         rowlog.crash();
-        rowlog = Rowlog::start_only(&cfg, None);
+        rowlog = Rowlog::start_only(cfg, None);
     }
     let _dump = LogOnPanic(rowlog.log.clone());
     writer.await?;
-    let dst = pg.connect("replica").await?;
-    until_equal_ok_table(&dst, "kv").await;
-    let cols: &[&str] = &["id", "v", "n"];
-    let (s, d) = (&src, &dst);
-    until_equal(&mut rowlog, WAIT, move || async move {
-        (
-            pg_rows(s, "public.kv", cols).await,
-            pg_rows(d, "public.kv", cols).await,
-        )
-    })
-    .await;
-    let total: i64 = dst
-        .query_one("SELECT sum(n)::bigint FROM kv", &[])
-        .await?
-        .get(0);
-    assert_eq!(total, 50_000);
+    let dst = kv.converges(&mut rowlog, 50_000).await?;
     // Every stored offset is its partition's end (duplicates a restarted
     // source wrote may still be applying: they change no row but move the
     // offsets).
-    until_offsets_at_ends(&kafka, &dst, "replica", "rowlog.app.public.kv", 3).await;
+    until_offsets_at_ends(&kv.kafka, &dst, "replica", "rowlog.app.public.kv", 3).await;
     assert!(rowlog.stop(Duration::from_secs(60)).success());
     Ok(())
 }
@@ -257,20 +231,9 @@ async fn pg_follower_survives_kill_9_exactly_once() -> anyhow::Result<()> {
 /// once (running sums, as above).
 #[tokio::test]
 async fn sigterm_under_load_exits_0_and_loses_and_repeats_nothing() -> anyhow::Result<()> {
-    let pg = PostgresServer::start().await?;
-    let kafka = KafkaServer::start().await?;
-    pg.create_database("app").await?;
-    let follower_url = pg.create_database("replica").await?;
-    let src = pg.connect("app").await?;
-    src.batch_execute(KV).await?;
-    let dir = tempfile::tempdir()?;
-    let cfg = write_config(
-        dir.path(),
-        &pg_source(&pg.url("app")),
-        &kafka,
-        &pg_sink(&follower_url),
-    );
-    let mut rowlog = Rowlog::start_only(&cfg, None);
+    let kv = KvSetup::start().await?;
+    let (pg, cfg) = (&kv.pg, &kv.cfg);
+    let mut rowlog = Rowlog::start_only(cfg, None);
     let writer = kv_writer(pg.url("app"), 5_000, 0x0051_677e);
     let mut rng = Rng(0x0051_677f);
     for _ in 0..5 {
@@ -292,28 +255,75 @@ async fn sigterm_under_load_exits_0_and_loses_and_repeats_nothing() -> anyhow::R
             "exit {status:?} after SIGTERM under load\n{log}"
         );
         assert!(took < Duration::from_secs(30), "took {took:?} to stop");
-        rowlog = Rowlog::start_only(&cfg, None);
+        rowlog = Rowlog::start_only(cfg, None);
     }
     let _dump = LogOnPanic(rowlog.log.clone());
     writer.await?;
-    let dst = pg.connect("replica").await?;
-    until_equal_ok_table(&dst, "kv").await;
-    let cols: &[&str] = &["id", "v", "n"];
-    let (s, d) = (&src, &dst);
-    until_equal(&mut rowlog, WAIT, move || async move {
-        (
-            pg_rows(s, "public.kv", cols).await,
-            pg_rows(d, "public.kv", cols).await,
-        )
-    })
-    .await;
-    let total: i64 = dst
-        .query_one("SELECT sum(n)::bigint FROM kv", &[])
-        .await?
-        .get(0);
-    assert_eq!(total, 25_000);
+    kv.converges(&mut rowlog, 25_000).await?;
     assert!(rowlog.stop(Duration::from_secs(60)).success());
     Ok(())
+}
+
+/// The kv scenario's servers and config: a PostgreSQL source (database app
+/// with table kv) and follower (database replica), a broker, 3 partitions.
+struct KvSetup {
+    pg: PostgresServer,
+    kafka: KafkaServer,
+    src: tokio_postgres::Client,
+    cfg: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl KvSetup {
+    async fn start() -> anyhow::Result<KvSetup> {
+        let pg = PostgresServer::start().await?;
+        let kafka = KafkaServer::start().await?;
+        pg.create_database("app").await?;
+        let follower_url = pg.create_database("replica").await?;
+        let src = pg.connect("app").await?;
+        src.batch_execute(KV).await?;
+        let dir = tempfile::tempdir()?;
+        let cfg = write_config(
+            dir.path(),
+            &pg_source(&pg.url("app")),
+            &kafka,
+            &pg_sink(&follower_url),
+        );
+        Ok(KvSetup {
+            pg,
+            kafka,
+            src,
+            cfg,
+            _dir: dir,
+        })
+    }
+
+    /// Waits until the follower's kv equals the source's, and checks that
+    /// its change counts add up to `changes` (each applied once); returns
+    /// a client of the follower.
+    async fn converges(
+        &self,
+        rowlog: &mut Rowlog,
+        changes: i64,
+    ) -> anyhow::Result<tokio_postgres::Client> {
+        let dst = self.pg.connect("replica").await?;
+        until_equal_ok_table(&dst, "kv").await;
+        let cols: &[&str] = &["id", "v", "n"];
+        let (s, d) = (&self.src, &dst);
+        until_equal(rowlog, WAIT, move || async move {
+            (
+                pg_rows(s, "public.kv", cols).await,
+                pg_rows(d, "public.kv", cols).await,
+            )
+        })
+        .await;
+        let total: i64 = dst
+            .query_one("SELECT sum(n)::bigint FROM kv", &[])
+            .await?
+            .get(0);
+        assert_eq!(total, changes);
+        Ok(dst)
+    }
 }
 
 /// 200 rows whose `v` takes running sums and `n` counts the changes, so a

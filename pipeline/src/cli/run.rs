@@ -231,10 +231,11 @@ async fn run_sources(
                 tasks.push(tokio::spawn(
                     async move {
                         let src = PgSource::new(name.clone(), pg);
-                        let gauges = tokio::spawn(publish_pg_progress(
+                        let gauges = tokio::spawn(publish_progress(
                             name.clone(),
                             src.progress(),
                             status.clone(),
+                            pg_figures,
                         ));
                         let end = src.run(&mut emitter, &mut stop).await;
                         gauges.abort();
@@ -265,10 +266,11 @@ async fn run_sources(
                 tasks.push(tokio::spawn(
                     async move {
                         let src = MysqlSource::new(name.clone(), my);
-                        let gauges = tokio::spawn(publish_mysql_progress(
+                        let gauges = tokio::spawn(publish_progress(
                             name.clone(),
                             src.progress(),
                             status.clone(),
+                            mysql_figures,
                         ));
                         let end = src.run(&mut emitter, &mut stop).await;
                         gauges.abort();
@@ -370,42 +372,44 @@ fn track(
     tx
 }
 
-/// Publishes a PostgreSQL source's progress as gauges, once a second
-/// (`lag_seconds` grows with the clock, not only with new progress).
-async fn publish_pg_progress(
-    name: String,
-    progress: watch::Receiver<rowlog_connectors::postgres::source::Progress>,
-    status: Registry,
-) {
-    let m = &rowlog::metrics::global().source;
-    let labels = rowlog::metrics::SourceLabels {
-        source: name.clone(),
-    };
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        let p = progress.borrow().clone();
-        publish_phase(&status, &name, p.streaming, &p.snapshot);
-        if let Some(bytes) = p.retained_wal_bytes {
-            m.lag_bytes.get_or_create(&labels).set(bytes);
-        }
-        let now_us = rowlog_connectors::emit::now_ms().saturating_mul(1000);
-        if let Some(secs) = p.lag_seconds(now_us) {
-            m.lag_seconds.get_or_create(&labels).set(secs);
-        }
-        if let Some(lsn) = p.confirmed {
-            m.confirmed_position
-                .get_or_create(&labels)
-                .set(i64::try_from(lsn.0).unwrap_or(i64::MAX));
-        }
+/// What a source's progress says, for [`publish_progress`].
+struct Figures<'a> {
+    streaming: bool,
+    snapshot: &'a [(rowlog_schemas::TableId, u64, i64)],
+    lag_bytes: Option<i64>,
+    lag_seconds: Option<f64>,
+    confirmed: Option<i64>,
+}
+
+fn pg_figures(p: &rowlog_connectors::postgres::source::Progress, now_us: i64) -> Figures<'_> {
+    Figures {
+        streaming: p.streaming,
+        snapshot: &p.snapshot,
+        lag_bytes: p.retained_wal_bytes,
+        lag_seconds: p.lag_seconds(now_us),
+        confirmed: p
+            .confirmed
+            .map(|lsn| i64::try_from(lsn.0).unwrap_or(i64::MAX)),
     }
 }
 
-/// Publishes a MySQL/MariaDB source's progress as gauges, once a second.
-async fn publish_mysql_progress(
+fn mysql_figures(p: &rowlog_connectors::mysql::source::Progress, now_us: i64) -> Figures<'_> {
+    Figures {
+        streaming: p.streaming,
+        snapshot: &p.snapshot,
+        lag_bytes: p.behind_bytes,
+        lag_seconds: p.lag_seconds(now_us),
+        confirmed: None,
+    }
+}
+
+/// Publishes a source's progress as gauges and in `/status`, once a second
+/// (`lag_seconds` may grow with the clock, not only with new progress).
+async fn publish_progress<P: Clone + Send + Sync + 'static>(
     name: String,
-    progress: watch::Receiver<rowlog_connectors::mysql::source::Progress>,
+    progress: watch::Receiver<P>,
     status: Registry,
+    figures: for<'a> fn(&'a P, i64) -> Figures<'a>,
 ) {
     let m = &rowlog::metrics::global().source;
     let labels = rowlog::metrics::SourceLabels {
@@ -415,13 +419,17 @@ async fn publish_mysql_progress(
     loop {
         tick.tick().await;
         let p = progress.borrow().clone();
-        publish_phase(&status, &name, p.streaming, &p.snapshot);
-        if let Some(bytes) = p.behind_bytes {
+        let now_us = rowlog_connectors::emit::now_ms().saturating_mul(1000);
+        let f = figures(&p, now_us);
+        publish_phase(&status, &name, f.streaming, f.snapshot);
+        if let Some(bytes) = f.lag_bytes {
             m.lag_bytes.get_or_create(&labels).set(bytes);
         }
-        let now_us = rowlog_connectors::emit::now_ms().saturating_mul(1000);
-        if let Some(secs) = p.lag_seconds(now_us) {
+        if let Some(secs) = f.lag_seconds {
             m.lag_seconds.get_or_create(&labels).set(secs);
+        }
+        if let Some(position) = f.confirmed {
+            m.confirmed_position.get_or_create(&labels).set(position);
         }
     }
 }

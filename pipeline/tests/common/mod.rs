@@ -531,3 +531,63 @@ pub async fn until_http(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The servers of a config with two pipelines: PostgreSQL source `app`
+/// (`public.*`) into PostgreSQL sink `pg_replica`, and MariaDB source
+/// `shop` (`shop.*`, binlog client `server_id`) into MariaDB sink
+/// `my_replica`, with HTTP on `port`.
+pub struct TwoPipelines<'a> {
+    pub pg_url: &'a str,
+    pub my_url: &'a str,
+    pub server_id: u32,
+    pub brokers: &'a str,
+    pub partitions: u32,
+    pub dst_pg_url: &'a str,
+    pub dst_my_url: &'a str,
+    pub port: u16,
+}
+
+impl TwoPipelines<'_> {
+    /// The config's YAML text.
+    pub fn yaml(&self) -> String {
+        format!(
+            "sources:
+  - name: app
+    postgres:
+      url: {pg_url}
+      tables: {{ include: [\"public.*\"] }}
+  - name: shop
+    mysql:
+      url: {my_url}
+      server_id: {server_id}
+      tables: {{ include: [\"shop.*\"] }}
+log:
+  kafka:
+    brokers: [\"{brokers}\"]
+  topic_prefix: rowlog
+  partitions: {partitions}
+sinks:
+  - name: pg_replica
+    source: app
+    batch: {{ max_rows: 100, max_wait: 20ms }}
+    postgres:
+      url: {dst_pg_url}
+  - name: my_replica
+    source: shop
+    batch: {{ max_rows: 100, max_wait: 20ms }}
+    mysql:
+      url: {dst_my_url}
+http:
+  listen: \"127.0.0.1:{port}\"
+",
+            pg_url = self.pg_url,
+            my_url = self.my_url,
+            server_id = self.server_id,
+            brokers = self.brokers,
+            partitions = self.partitions,
+            dst_pg_url = self.dst_pg_url,
+            dst_my_url = self.dst_my_url,
+            port = self.port,
+        )
+    }
+}
