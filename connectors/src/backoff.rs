@@ -22,6 +22,7 @@ const PROGRESS: Duration = Duration::from_secs(60);
 pub struct Backoff {
     delay: Duration,
     started: Instant,
+    retries: u32,
 }
 
 impl Default for Backoff {
@@ -36,6 +37,7 @@ impl Backoff {
         Backoff {
             delay: FIRST,
             started: Instant::now(),
+            retries: 0,
         }
     }
 
@@ -53,6 +55,12 @@ impl Backoff {
         self.delay
     }
 
+    /// Waits done so far: 0 until the first failure has been waited out
+    /// (log the first failure loudly, the rest quietly).
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
     /// Sleeps [`Backoff::next_delay`]; `false` when `shutdown` changed
     /// meanwhile (stop retrying).
     pub async fn wait(&mut self, shutdown: &mut watch::Receiver<bool>) -> bool {
@@ -62,6 +70,7 @@ impl Backoff {
             _ = shutdown.changed() => return false,
         }
         self.delay = (delay * 2).min(MAX);
+        self.retries = self.retries.saturating_add(1);
         true
     }
 }
@@ -89,6 +98,7 @@ mod tests {
             );
         }
         assert_eq!(seen, vec![1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(b.retries(), 7);
         tx.send(true).unwrap();
         b.attempt();
         assert!(!b.wait(&mut rx).await);

@@ -282,7 +282,14 @@ async fn retry_after(
         return Err(format!("{place}: {what}: {e}"));
     }
     let delay = backoff.next_delay();
-    tracing::warn!("{place}: {what}: {e}; retrying in {delay:?}");
+    // Once per streak of failures, not once per attempt.
+    if backoff.retries() == 0 {
+        tracing::warn!(
+            "{place}: {what}: {e}; retrying in {delay:?} (further attempts are logged at debug level until it succeeds)"
+        );
+    } else {
+        tracing::debug!("{place}: {what}: {e}; retrying in {delay:?}");
+    }
     reporter.set(State::Retrying {
         error: format!("{what}: {e}"),
     });
@@ -303,6 +310,9 @@ async fn apply_retry<S: Sink>(
         backoff.attempt();
         match sink.apply(changes, offsets).await {
             Ok(v) => {
+                if backoff.retries() > 0 {
+                    tracing::info!("{place}: applied after {} retries", backoff.retries());
+                }
                 reporter.set(State::Running);
                 return Ok(Outcome::Applied(v));
             }
@@ -378,6 +388,12 @@ impl<S: Sink + 'static> SinkWorker<S> {
             backoff.attempt();
             match sink.open().await {
                 Ok(v) => {
+                    if backoff.retries() > 0 {
+                        tracing::info!(
+                            "{place}: the target opened after {} retries",
+                            backoff.retries()
+                        );
+                    }
                     self.reporter.set(State::Running);
                     return Ok(Some(v));
                 }
