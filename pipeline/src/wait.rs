@@ -9,8 +9,11 @@
 //!   [`track_source`] with the seq of the last record appended before it.
 //!   Once the log's watermark passes that seq, every record of every change
 //!   up to that position is acknowledged, and the writer's per-partition
-//!   ends ([`crate::log::LogWriter::ends`]) already count them. The pair
-//!   (position, ends) is published as the source's [`Progress`].
+//!   ends ([`crate::log::LogWriter::ends`]) count them from then on (ends
+//!   only grow). The position is published as the source's [`Progress`],
+//!   with a way to read those ends: a wait reads them once, when the
+//!   position covers it, so checkpoints (one per transaction) cost no copy
+//!   of the ends map under the writer's lock.
 //! - **Sink side.** The sink worker publishes, per partition, the offset
 //!   after the last record the target holds (after each landed batch, and
 //!   the stored offsets when a partition is assigned).
@@ -209,13 +212,25 @@ impl std::fmt::Display for SourceAt {
     }
 }
 
-/// A source's durable progress: its position and the log's ends then.
-#[derive(Debug, Clone)]
+/// Reads the log's current ends (the writer's, with the broker's as a floor).
+pub type EndsFn = Arc<dyn Fn() -> Ends + Send + Sync>;
+
+/// A source's durable progress: its position, and the log's ends.
+#[derive(Clone)]
 pub struct Progress {
     /// Every change at or before this point is acknowledged by the log.
     pub at: SourceAt,
-    /// Per topic and partition, offsets that every such change lies below.
-    pub ends: Arc<Ends>,
+    /// Per topic and partition, offsets that every such change lies below
+    /// (read now or any time later: they only grow).
+    pub ends: EndsFn,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("at", &self.at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A source's checkpoints, from its emitter to [`track_source`].
@@ -351,7 +366,7 @@ impl Waits {
                     WaitError::BadRequest(format!("position={position} for source `{source}`: {e}"))
                 })?
             {
-                break p.ends.clone();
+                break (p.ends)();
             }
             let why = || match &last {
                 Some(p) => format!(
@@ -447,6 +462,22 @@ pub async fn track_source<W: LogWriter + 'static>(
             Ends::new()
         }
     };
+    let ends: EndsFn = {
+        let writer = writer.clone();
+        Arc::new(move || {
+            let mut ends = writer.ends();
+            for (topic, parts) in &floor {
+                let e = ends.entry(topic.clone()).or_default();
+                if e.len() < parts.len() {
+                    e.resize(parts.len(), 0);
+                }
+                for (i, p) in parts.iter().enumerate() {
+                    e[i] = e[i].max(*p);
+                }
+            }
+            ends
+        })
+    };
     let mut durability = writer.durability();
     let mut pending: std::collections::VecDeque<(Seq, SourceAt)> =
         std::collections::VecDeque::new();
@@ -470,16 +501,6 @@ pub async fn track_source<W: LogWriter + 'static>(
             last = pending.pop_front().map(|(_, at)| at);
         }
         if let Some(at) = last {
-            let mut ends = writer.ends();
-            for (topic, parts) in &floor {
-                let e = ends.entry(topic.clone()).or_default();
-                if e.len() < parts.len() {
-                    e.resize(parts.len(), 0);
-                }
-                for (i, p) in parts.iter().enumerate() {
-                    e[i] = e[i].max(*p);
-                }
-            }
             if let Some(r) = &status
                 && shown.elapsed() >= Duration::from_millis(500)
             {
@@ -488,7 +509,7 @@ pub async fn track_source<W: LogWriter + 'static>(
             }
             tx.send_replace(Some(Progress {
                 at,
-                ends: Arc::new(ends),
+                ends: ends.clone(),
             }));
         }
     }
@@ -603,8 +624,9 @@ mod tests {
         assert!(!is_table_topic("rl.app.", "rl.other.public.t"));
     }
 
-    fn ends(e: &[(&str, &[i64])]) -> Arc<Ends> {
-        Arc::new(e.iter().map(|(t, p)| (t.to_string(), p.to_vec())).collect())
+    fn ends(e: &[(&str, &[i64])]) -> EndsFn {
+        let e: Ends = e.iter().map(|(t, p)| (t.to_string(), p.to_vec())).collect();
+        Arc::new(move || e.clone())
     }
 
     #[tokio::test]
