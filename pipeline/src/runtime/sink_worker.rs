@@ -83,18 +83,18 @@ struct Ctx {
 }
 
 /// What the consumer-lag gauge is computed from.
-#[derive(Default)]
 struct Lag {
     /// High watermarks from librdkafka's statistics (tansu's is inexact:
     /// the base offset of the last batch + 1).
     highs: HashMap<(String, i32), i64>,
-    /// The offset after the last applied record, per partition.
-    applied: HashMap<(String, i32), i64>,
+    /// The offsets the target holds (the worker's [`SinkWorker::applied`]).
+    applied: watch::Receiver<crate::wait::Applied>,
 }
 
 impl Lag {
     fn publish(&self, key: &(String, i32), sink: &str) {
-        if let (Some(high), Some(next)) = (self.highs.get(key), self.applied.get(key)) {
+        let next = self.applied.borrow().get(key).copied();
+        if let (Some(high), Some(next)) = (self.highs.get(key), next) {
             crate::metrics::global()
                 .sink
                 .consumer_lag
@@ -231,8 +231,9 @@ pub struct SinkWorker<S: Sink> {
     /// Record decoder, with the schemas of the table versions seen.
     decoder: json::Decoder,
     reporter: Reporter,
-    /// Where the offsets the target holds are published for `/wait`.
-    applied: Option<watch::Sender<crate::wait::Applied>>,
+    /// Per partition, the offset after the last record the target holds:
+    /// for the consumer-lag gauge and `/wait`.
+    applied: watch::Sender<crate::wait::Applied>,
     /// The oldest change applying, for the lag ([`super::lag`]).
     pending: super::lag::Pending,
 }
@@ -338,7 +339,7 @@ impl<S: Sink + 'static> SinkWorker<S> {
             partitions: HashMap::new(),
             decoder: json::Decoder::new(),
             reporter: Reporter::default(),
-            applied: None,
+            applied: watch::channel(crate::wait::Applied::new()).0,
             pending: super::lag::Pending::default(),
         }
     }
@@ -347,16 +348,12 @@ impl<S: Sink + 'static> SinkWorker<S> {
     /// the target holds: the stored offsets when a partition is assigned,
     /// then each landed batch's (read-your-writes waits, [`crate::wait`]).
     pub fn with_applied(mut self, tx: watch::Sender<crate::wait::Applied>) -> SinkWorker<S> {
-        self.applied = Some(tx);
+        self.applied = tx;
         self
     }
 
     fn publish_applied(&self, offsets: impl IntoIterator<Item = ((String, i32), i64)>) {
-        if let Some(tx) = &self.applied {
-            tx.send_modify(|held| {
-                held.extend(offsets);
-            });
-        }
+        self.applied.send_modify(|held| held.extend(offsets));
     }
 
     /// Reports the worker's state to `registry` (`/status`, `/readyz`)
@@ -426,7 +423,10 @@ impl<S: Sink + 'static> SinkWorker<S> {
         let dlq_topic = TopicName::new(format!("{}.dlq.{}", self.log.topic_prefix, self.cfg.name))
             .map_err(|e| format!("{place}: dead-letter topic: {e}"))?;
         let events = Arc::new(Mutex::new(Rebalances::default()));
-        let lag = Arc::new(Mutex::new(Lag::default()));
+        let lag = Arc::new(Mutex::new(Lag {
+            highs: HashMap::new(),
+            applied: self.applied.subscribe(),
+        }));
         let brokers = crate::log::brokers::BrokerHealth::default();
         let mut config = crate::log::kafka::config::consumer_config(&self.log)
             .map_err(|e| format!("{place}: log.kafka: {e}"))?;
@@ -679,13 +679,13 @@ impl<S: Sink + 'static> SinkWorker<S> {
         }
         self.dead_letter(&batch, io).await?;
         tracing::debug!(sink = %self.cfg.name, records = batch.msgs.len(), apply_ms = took.as_millis(), "batch applied");
-        self.count(&batch, &applied, took, io);
         self.publish_applied(
             batch
                 .offsets
                 .iter()
                 .map(|o| ((o.topic.clone(), o.partition), o.next)),
         );
+        self.count(&batch, &applied, took, io);
         let mut tpl = TopicPartitionList::new();
         for o in &batch.offsets {
             let _ = tpl.add_partition_offset(&o.topic, o.partition, Offset::Offset(o.next));
@@ -744,10 +744,8 @@ impl<S: Sink + 'static> SinkWorker<S> {
                 partition: o.partition,
             };
             m.applied_offset.get_or_create(&l).set(o.next);
-            if let Ok(mut lag) = io.lag.lock() {
-                let key = (o.topic.clone(), o.partition);
-                lag.applied.insert(key.clone(), o.next);
-                lag.publish(&key, sink);
+            if let Ok(lag) = io.lag.lock() {
+                lag.publish(&(o.topic.clone(), o.partition), sink);
             }
         }
     }
