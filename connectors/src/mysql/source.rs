@@ -101,10 +101,9 @@ pub struct MysqlSource {
 /// times a second; the distance to the binlog end is sampled every 5 s).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Progress {
-    /// The end of the last event read.
-    pub read: Option<BinlogPos>,
-    /// Bytes of binlog between `read` and the server's binlog end (its
-    /// files' sizes from `SHOW BINARY LOGS`), when last sampled.
+    /// Bytes of binlog between the end of the last event read and the
+    /// server's binlog end (its files' sizes from `SHOW BINARY LOGS`), when
+    /// last sampled.
     pub behind_bytes: Option<i64>,
     /// Commit time (µs since 1970) of the newest event read.
     pub last_commit_time_us: Option<i64>,
@@ -233,18 +232,18 @@ impl MysqlSource {
         );
     }
 
-    /// Publishes the read position, and every `sample`-th call the distance
-    /// to the binlog end (a failed sample only logs at debug level).
+    /// Publishes the newest commit time read and, given the end of the last
+    /// event read, the distance from there to the binlog end (a failed
+    /// sample only logs at debug level).
     async fn publish_progress(
         &self,
         conn: &mut Conn,
         read: Option<BinlogPos>,
         commit_time_us: Option<i64>,
-        sample: bool,
     ) {
-        let behind = match (&read, sample) {
+        let behind = match &read {
             // Log_name, File_size (MySQL 8 adds Encrypted).
-            (Some(r), true) => match conn.query::<mysql_async::Row, _>("SHOW BINARY LOGS").await {
+            Some(r) => match conn.query::<mysql_async::Row, _>("SHOW BINARY LOGS").await {
                 Ok(rows) => {
                     let logs: Vec<(String, u64)> = rows
                         .iter()
@@ -257,20 +256,14 @@ impl MysqlSource {
                     None
                 }
             },
-            _ => None,
+            None => None,
         };
         self.progress.send_if_modified(|p| {
-            let before = p.clone();
-            if read.is_some() {
-                p.read = read;
-            }
-            if commit_time_us.is_some() {
-                p.last_commit_time_us = commit_time_us;
-            }
-            if behind.is_some() {
-                p.behind_bytes = behind;
-            }
-            *p != before
+            let changed = (commit_time_us.is_some() && p.last_commit_time_us != commit_time_us)
+                || (behind.is_some() && p.behind_bytes != behind);
+            p.last_commit_time_us = commit_time_us.or(p.last_commit_time_us);
+            p.behind_bytes = behind.or(p.behind_bytes);
+            changed
         });
     }
 
@@ -499,9 +492,11 @@ impl MysqlSource {
                 _ = shutdown.changed() => None,
                 _ = ticker.tick() => {
                     self.save_offset(emitter, &mut last_saved).await?;
-                    let read = read_pos.map(|pos| BinlogPos { file: cur.file.clone(), pos });
                     // The distance to the binlog end every 5 s.
-                    self.publish_progress(&mut conn, read, commit_time_us, ticks.is_multiple_of(20)).await;
+                    let read = read_pos
+                        .filter(|_| ticks.is_multiple_of(20))
+                        .map(|pos| BinlogPos { file: cur.file.clone(), pos });
+                    self.publish_progress(&mut conn, read, commit_time_us).await;
                     ticks += 1;
                     if last_event.elapsed() > READ_TIMEOUT {
                         return Err(SourceError::transient(format!(
