@@ -213,19 +213,15 @@ async fn run_sources(
         let mut stop = stop_rx.clone();
         match source.kind {
             SourceKind::Postgres(pg) => {
-                let checkpoints = track(
+                let mut emitter: LogEmitter<KafkaAppender, Lsn> = source_emitter(
                     &waits,
                     &registry,
                     &writer,
                     &config.log,
                     &name,
                     Flavor::Postgres,
-                );
-                let mut emitter: LogEmitter<KafkaAppender, Lsn> =
-                    LogEmitter::new(writer.clone(), &config.log, &name)
-                        .map_err(|e| format!("source `{name}`: {e}"))?
-                        .with_status(registry.clone())
-                        .with_progress(checkpoints, SourceAt::from_lsn);
+                    SourceAt::from_lsn,
+                )?;
                 let status = registry.clone();
                 let span = tracing::info_span!("source", component = %name);
                 tasks.push(tokio::spawn(
@@ -248,19 +244,15 @@ async fn run_sources(
                 ));
             }
             SourceKind::Mysql(my) => {
-                let checkpoints = track(
+                let mut emitter: LogEmitter<KafkaAppender, MysqlOffset> = source_emitter(
                     &waits,
                     &registry,
                     &writer,
                     &config.log,
                     &name,
                     Flavor::Mysql,
-                );
-                let mut emitter: LogEmitter<KafkaAppender, MysqlOffset> =
-                    LogEmitter::new(writer.clone(), &config.log, &name)
-                        .map_err(|e| format!("source `{name}`: {e}"))?
-                        .with_status(registry.clone())
-                        .with_progress(checkpoints, SourceAt::from_mysql);
+                    SourceAt::from_mysql,
+                )?;
                 let status = registry.clone();
                 let span = tracing::info_span!("source", component = %name);
                 tasks.push(tokio::spawn(
@@ -349,16 +341,20 @@ async fn run_sources(
     }
 }
 
-/// Registers source `name` for `/wait` and starts tracking its durable
-/// progress; returns where its emitter sends checkpoints.
-fn track(
+/// Source `name`'s emitter: it reports to `registry`, and its checkpoints
+/// go to a task tracking its durable progress for `/wait` (registered in
+/// `waits`).
+fn source_emitter<M: Clone + Send + Sync + 'static>(
     waits: &rowlog::wait::Waits,
     registry: &Registry,
     writer: &Arc<KafkaAppender>,
     log: &rowlog_config::LogConfig,
     name: &str,
     flavor: Flavor,
-) -> rowlog::wait::CheckpointTx {
+    to_at: rowlog::runtime::emitter::ToSourceAt<M>,
+) -> Result<LogEmitter<KafkaAppender, M>, String> {
+    let emitter =
+        LogEmitter::new(writer.clone(), log, name).map_err(|e| format!("source `{name}`: {e}"))?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let progress = waits.add_source(name, flavor);
     tokio::spawn(rowlog::wait::track_source(
@@ -369,7 +365,9 @@ fn track(
         progress,
         Some(registry.clone()),
     ));
-    tx
+    Ok(emitter
+        .with_status(registry.clone())
+        .with_progress(tx, to_at))
 }
 
 /// What a source's progress says, for [`publish_progress`].

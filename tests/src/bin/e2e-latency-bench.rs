@@ -86,11 +86,22 @@ async fn max_id(c: &tokio_postgres::Client) -> i64 {
         .map_or(0, |r| r.get(0))
 }
 
-const INSERT: &str = "INSERT INTO w (id, account, amount, status, note, updated_at)
-    SELECT g, g % 9973, (g % 100000) / 100.0, 'new', repeat(md5(g::text), 2) || '-note', now()
-    FROM generate_series($1::int8, $2::int8) g";
-const UPDATE: &str = "UPDATE w SET amount = amount + 1, status = 'updated', updated_at = now()
-    WHERE id BETWEEN $1::int8 AND $2::int8";
+/// Inserts rows `lo..=hi` of table w.
+fn insert_sql(lo: i64, hi: i64) -> String {
+    format!(
+        "INSERT INTO w (id, account, amount, status, note, updated_at)
+         SELECT g, g % 9973, (g % 100000) / 100.0, 'new', repeat(md5(g::text), 2) || '-note', now()
+         FROM generate_series({lo}, {hi}) g"
+    )
+}
+
+/// Updates rows `lo..=hi` of table w.
+fn update_sql(lo: i64, hi: i64) -> String {
+    format!(
+        "UPDATE w SET amount = amount + 1, status = 'updated', updated_at = now()
+         WHERE id BETWEEN {lo} AND {hi}"
+    )
+}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -112,7 +123,7 @@ async fn main() -> anyhow::Result<()> {
     let follower = connect(&a.follower).await?;
     if a.probe {
         let id = a.id_base;
-        source.execute(INSERT, &[&id, &id]).await?;
+        source.batch_execute(&insert_sql(id, id)).await?;
         let deadline = Instant::now() + Duration::from_secs(180);
         while max_id(&follower).await < id {
             if Instant::now() > deadline {
@@ -182,13 +193,9 @@ async fn main() -> anyhow::Result<()> {
         let upd_lo = lo - 10 * inserts;
         let tx = format!(
             "BEGIN; {}; {}; COMMIT;",
-            INSERT
-                .replace("$1::int8", &lo.to_string())
-                .replace("$2::int8", &hi.to_string()),
+            insert_sql(lo, hi),
             if upd_lo > a.id_base {
-                UPDATE
-                    .replace("$1::int8", &upd_lo.to_string())
-                    .replace("$2::int8", &(upd_lo + updates - 1).to_string())
+                update_sql(upd_lo, upd_lo + updates - 1)
             } else {
                 "SELECT 1".to_string()
             }
